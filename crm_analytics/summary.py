@@ -1,0 +1,221 @@
+"""Per-customer summary (RFM in the BG/NBD convention) and the calibration/holdout split.
+
+Conventions (Fader, Hardie & Lee 2005): several orders on one calendar day are one
+*purchase occasion*; ``frequency`` is the number of repeat occasions, ``recency`` the
+time from the first to the last occasion, ``T`` the time from the first occasion to
+``as_of``, and ``monetary_value`` the mean value of the repeat occasions (0 without
+any). ``time_unit`` only sets the unit of ``recency`` and ``T`` ("D" days, "W" weeks =
+days / 7). The numbers equal lifetimes'
+``summary_data_from_transaction_data(..., freq="D", freq_multiplier=1 or 7)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crm_analytics._checks import CrmDataError, check_time_unit, to_day
+from crm_analytics.orders import ensure_orders, order_days
+
+__all__ = ["customer_summary", "calibration_holdout_split", "SUMMARY_COLUMNS"]
+
+SUMMARY_COLUMNS = (
+    "customer_id", "first_order", "last_order", "n_orders", "frequency", "recency", "T",
+    "monetary_value", "total_amount", "avg_order_value", "total_margin",
+    "days_since_last_order",
+)
+
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def _resolve_as_of(orders: pd.DataFrame, as_of: object) -> pd.Timestamp:
+    if as_of is None:
+        return orders["order_date"].max().normalize()
+    return to_day(as_of, "as_of")
+
+
+def _occasions(codes: np.ndarray, days: np.ndarray, amount: np.ndarray):
+    """Collapse orders to (customer, day) occasions, sorted by customer then day."""
+    day0 = days.min()
+    span = np.int64(days.max() - day0 + 1)
+    key = codes.astype(np.int64) * span + (days - day0)
+    occ_key, inverse = np.unique(key, return_inverse=True)
+    occ_amount = np.bincount(inverse, weights=amount, minlength=len(occ_key))
+    return occ_key // span, occ_key % span + day0, occ_amount
+
+
+def _summarise(
+    codes: np.ndarray,
+    n_customers: int,
+    days: np.ndarray,
+    amount: np.ndarray,
+    margin: np.ndarray | None,
+    as_of_day: int,
+    unit_days: float,
+) -> dict[str, np.ndarray]:
+    occ_cust, occ_day, occ_amount = _occasions(codes, days, amount)
+    n_occ = np.bincount(occ_cust, minlength=n_customers)
+    first_idx = np.cumsum(n_occ) - n_occ
+    last_idx = first_idx + n_occ - 1
+    first_day = occ_day[first_idx]
+    last_day = occ_day[last_idx]
+    frequency = n_occ - 1
+    occ_total = np.bincount(occ_cust, weights=occ_amount, minlength=n_customers)
+    repeat_total = occ_total - occ_amount[first_idx]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        monetary = np.where(frequency > 0, repeat_total / np.maximum(frequency, 1), 0.0)
+    n_orders = np.bincount(codes, minlength=n_customers)
+    total_amount = np.bincount(codes, weights=amount, minlength=n_customers)
+    cols = {
+        "first_order": (first_day + _EPOCH).astype("datetime64[ns]"),
+        "last_order": (last_day + _EPOCH).astype("datetime64[ns]"),
+        "n_orders": n_orders.astype(np.int64),
+        "frequency": frequency.astype(np.int64),
+        "recency": (last_day - first_day) / unit_days,
+        "T": (as_of_day - first_day) / unit_days,
+        "monetary_value": monetary,
+        "total_amount": total_amount,
+        "avg_order_value": total_amount / n_orders,
+    }
+    if margin is not None:
+        cols["total_margin"] = np.bincount(codes, weights=margin, minlength=n_customers)
+    cols["days_since_last_order"] = (as_of_day - last_day).astype(np.int64)
+    return cols
+
+
+def customer_summary(
+    orders: pd.DataFrame, *, as_of: object = None, time_unit: str = "D"
+) -> pd.DataFrame:
+    """One row per customer: first/last order, RFM in the BG/NBD convention, totals.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Canonical orders (validated with :func:`~crm_analytics.validate_orders` if not
+        already). Not modified.
+    as_of : date-like, optional
+        End of the observation period (a day, included whole). Defaults to the last
+        order date. Orders after it are excluded.
+    time_unit : {"D", "W"}, default "D"
+        Unit of ``recency`` and ``T``: days, or weeks (days / 7, as in the BG/NBD
+        paper). Purchase occasions are always calendar days.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``customer_id, first_order, last_order, n_orders, frequency, recency,
+        T, monetary_value, total_amount, avg_order_value, total_margin`` (when orders
+        have a margin) ``, days_since_last_order``, sorted by ``customer_id``.
+        ``attrs`` holds ``time_unit`` and ``as_of``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> orders = pd.DataFrame({"customer_id": ["a", "a", "a", "b"],
+    ...     "order_id": ["1", "2", "3", "4"],
+    ...     "order_date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-11",
+    ...                                   "2024-01-05"]),
+    ...     "amount": [10.0, 5.0, 30.0, 8.0]})
+    >>> s = customer_summary(orders, as_of="2024-01-31")
+    >>> s[["customer_id", "n_orders", "frequency", "recency", "T", "monetary_value"]]
+      customer_id  n_orders  frequency  recency     T  monetary_value
+    0           a         3          1     10.0  30.0            30.0
+    1           b         1          0      0.0  26.0             0.0
+    """
+    unit_days = check_time_unit(time_unit)
+    orders = ensure_orders(orders)
+    as_of_ts = _resolve_as_of(orders, as_of)
+    days = order_days(orders)
+    as_of_day = int((as_of_ts.to_datetime64().astype("datetime64[D]") - _EPOCH).astype(int))
+    keep = days <= as_of_day
+    if not keep.any():
+        raise CrmDataError(
+            f"No order is on or before as_of={as_of_ts.date()} (first order "
+            f"{orders['order_date'].min().date()}). Use a later as_of."
+        )
+    sub = orders if keep.all() else orders[keep]
+    days = days[keep]
+    codes, uniques = pd.factorize(sub["customer_id"], sort=True)
+    margin = sub["margin"].to_numpy(dtype=float) if "margin" in sub.columns else None
+    cols = _summarise(
+        codes, len(uniques), days, sub["amount"].to_numpy(dtype=float), margin,
+        as_of_day, unit_days,
+    )
+    result = pd.DataFrame({"customer_id": np.asarray(uniques, dtype=object).astype(str), **cols})
+    result.attrs = {"time_unit": time_unit, "as_of": as_of_ts}
+    return result
+
+
+def calibration_holdout_split(
+    orders: pd.DataFrame,
+    *,
+    calibration_end: object,
+    holdout_end: object = None,
+    time_unit: str = "D",
+) -> pd.DataFrame:
+    """Calibration-period summary with the holdout period's outcomes per customer.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Canonical orders. Not modified.
+    calibration_end : date-like
+        Last day of the calibration period (included).
+    holdout_end : date-like, optional
+        Last day of the holdout period (included); defaults to the last order date.
+    time_unit : {"D", "W"}, default "D"
+        Unit of ``recency``, ``T`` and ``duration_holdout``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :func:`customer_summary` of orders up to ``calibration_end`` (customers
+        whose first order is later are not in it; their count is in
+        ``attrs["n_new_in_holdout"]``) plus ``frequency_holdout`` (purchase occasions
+        in the holdout), ``monetary_value_holdout`` (mean occasion value there, 0 when
+        none) and ``duration_holdout`` (holdout length in ``time_unit``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> orders = pd.DataFrame({"customer_id": ["a", "a", "a"], "order_id": ["1", "2", "3"],
+    ...     "order_date": pd.to_datetime(["2024-01-01", "2024-01-10", "2024-02-10"]),
+    ...     "amount": [10.0, 20.0, 30.0]})
+    >>> split = calibration_holdout_split(orders, calibration_end="2024-01-31",
+    ...                                   holdout_end="2024-02-29")
+    >>> split[["frequency", "frequency_holdout", "monetary_value_holdout", "duration_holdout"]]
+       frequency  frequency_holdout  monetary_value_holdout  duration_holdout
+    0          1                  1                    30.0              29.0
+    """
+    unit_days = check_time_unit(time_unit)
+    orders = ensure_orders(orders)
+    cal_end = to_day(calibration_end, "calibration_end")
+    hold_end = _resolve_as_of(orders, holdout_end)
+    if hold_end <= cal_end:
+        raise CrmDataError(
+            f"holdout_end ({hold_end.date()}) must be after calibration_end "
+            f"({cal_end.date()})."
+        )
+    summary = customer_summary(orders, as_of=cal_end, time_unit=time_unit)
+    day = orders["order_date"].dt.normalize()
+    in_holdout = (day > cal_end) & (day <= hold_end)
+    hold = orders.loc[in_holdout, ["customer_id", "amount"]].assign(day=day[in_holdout])
+    occ = hold.groupby(["customer_id", "day"], sort=False)["amount"].sum()
+    per_customer = occ.groupby(level="customer_id").agg(["size", "mean"])
+    idx = pd.Index(summary["customer_id"])
+    known = per_customer.index.isin(idx)
+    result = summary.copy()
+    result["frequency_holdout"] = (
+        per_customer["size"].reindex(idx).fillna(0).to_numpy(dtype=np.int64)
+    )
+    result["monetary_value_holdout"] = (
+        per_customer["mean"].reindex(idx).fillna(0.0).to_numpy(dtype=float)
+    )
+    result["duration_holdout"] = (hold_end - cal_end).days / unit_days
+    result.attrs = {
+        **summary.attrs,
+        "calibration_end": cal_end,
+        "holdout_end": hold_end,
+        "n_new_in_holdout": int((~known).sum()),
+    }
+    return result
