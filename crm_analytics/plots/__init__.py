@@ -1,0 +1,3 @@
+"""All of crm-analytics' matplotlib drawing: ``plot_<thing>(result, *, ax=None) -> Axes``."""
+
+__all__: list[str] = []

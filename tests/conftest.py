@@ -1,0 +1,27 @@
+"""Shared fixtures: tiny hand-computable order tables."""
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def tiny_orders() -> pd.DataFrame:
+    """Three customers, hand-checkable: a repeats on a later day, b only on one day, c twice."""
+    return pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "b", "c", "c"],
+            "order_id": ["1", "2", "3", "4", "5", "6", "7"],
+            "order_date": pd.to_datetime(
+                [
+                    "2024-01-01 09:00", "2024-01-01 18:00", "2024-02-15",
+                    "2024-01-20", "2024-01-20 12:00", "2024-02-03", "2024-04-10",
+                ]
+            ),
+            "amount": [10.0, 5.0, 30.0, 8.0, 2.0, 50.0, 70.0],
+            "margin": [3.0, 1.5, 9.0, 2.4, 0.6, 15.0, 21.0],
+        }
+    )
