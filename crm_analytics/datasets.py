@@ -63,7 +63,7 @@ def load_sample(name: str = "orders") -> pd.DataFrame:
             f"Sample table {path} is missing. Regenerate it with "
             "`python -m crm_analytics.simulate --out data/sample`."
         )
-    dates = {"orders": ["order_date"], "customers": ["first_order_date"],
+    dates = {"orders": ["order_date"], "customers": ["first_order_date", "true_dropout_date"],
              "campaigns": ["start"]}[name]
     table = pd.read_csv(path, dtype=_TEXT_COLUMNS, parse_dates=dates, encoding="utf-8")
     if name == "orders":

@@ -136,6 +136,13 @@ def _null_ids(values: pd.Series) -> pd.Series:
     return values.isna() | text.isin(["", "nan", "None", "NaN", "<NA>"]).fillna(False)
 
 
+def _timestamp_or_nat(value: object) -> object:
+    try:
+        return pd.NaT if pd.isna(value) else pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return pd.NaT
+
+
 def _parse_dates(raw: pd.Series) -> pd.Series:
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         return raw.dt.tz_localize(None)
@@ -143,10 +150,15 @@ def _parse_dates(raw: pd.Series) -> pd.Series:
         return raw.astype("datetime64[ns]")
     if pd.api.types.is_numeric_dtype(raw):
         # yyyymmdd integers (as in CDNOW) are the only numeric dates we accept.
-        text = raw.astype("Int64").astype("string")
+        number = raw.astype(float)
+        whole = number.where(number % 1 == 0)  # 20240101.5 is not a date: NaT, reported
+        text = whole.astype("Int64").astype("string")
         return pd.to_datetime(text, format="%Y%m%d", errors="coerce").astype("datetime64[ns]")
     text = raw.astype("string").str.strip()
-    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    except ValueError:  # pandas >= 3 raises on mixed UTC offsets despite errors="coerce"
+        parsed = pd.Series([_timestamp_or_nat(v) for v in text], index=raw.index, dtype=object)
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_localize(None)
     elif not pd.api.types.is_datetime64_any_dtype(parsed):

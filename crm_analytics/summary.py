@@ -44,6 +44,24 @@ def _occasions(codes: np.ndarray, days: np.ndarray, amount: np.ndarray):
     return occ_key // span, occ_key % span + day0, occ_amount
 
 
+def _distinct_day_counts(codes: np.ndarray, days: np.ndarray, n_customers: int) -> np.ndarray:
+    """Number of distinct order days (purchase occasions) per customer code.
+
+    Sort-based (hash tables are slower at millions of rows); the sort key is int32
+    whenever customers x days fit, which halves the sort time.
+    """
+    day0 = days.min()
+    span = np.int64(days.max() - day0 + 1)
+    key = codes.astype(np.int64) * span + (days - day0)
+    if n_customers * span < np.iinfo(np.int32).max:
+        key = key.astype(np.int32)
+    key.sort()
+    new = np.empty(len(key), dtype=bool)
+    new[:1] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    return np.bincount(key[new] // span, minlength=n_customers)
+
+
 def _summarise(
     codes: np.ndarray,
     n_customers: int,
@@ -53,17 +71,14 @@ def _summarise(
     as_of_day: int,
     unit_days: float,
 ) -> dict[str, np.ndarray]:
-    occ_cust, occ_day, occ_amount = _occasions(codes, days, amount)
-    n_occ = np.bincount(occ_cust, minlength=n_customers)
-    first_idx = np.cumsum(n_occ) - n_occ
-    last_idx = first_idx + n_occ - 1
-    first_day = occ_day[first_idx]
-    last_day = occ_day[last_idx]
-    frequency = n_occ - 1
-    occ_total = np.bincount(occ_cust, weights=occ_amount, minlength=n_customers)
-    repeat_total = occ_total - occ_amount[first_idx]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, repeat_total / np.maximum(frequency, 1), 0.0)
+    first_day = np.full(n_customers, np.iinfo(np.int64).max)
+    np.minimum.at(first_day, codes, days)
+    last_day = np.full(n_customers, np.iinfo(np.int64).min)
+    np.maximum.at(last_day, codes, days)
+    frequency = _distinct_day_counts(codes, days, n_customers) - 1
+    repeat = days != first_day[codes]  # orders on a later day than the first order day
+    repeat_total = np.bincount(codes[repeat], weights=amount[repeat], minlength=n_customers)
+    monetary = np.where(frequency > 0, repeat_total / np.maximum(frequency, 1), 0.0)
     n_orders = np.bincount(codes, minlength=n_customers)
     total_amount = np.bincount(codes, weights=amount, minlength=n_customers)
     cols = {
@@ -81,6 +96,15 @@ def _summarise(
         cols["total_margin"] = np.bincount(codes, weights=margin, minlength=n_customers)
     cols["days_since_last_order"] = (as_of_day - last_day).astype(np.int64)
     return cols
+
+
+def _as_text(uniques: pd.Index) -> np.ndarray | pd.Index:
+    """Customer ids as text, without a per-element conversion when already strings."""
+    if pd.api.types.is_string_dtype(uniques.dtype) and not pd.api.types.is_object_dtype(
+        uniques.dtype
+    ):
+        return uniques
+    return np.asarray(uniques, dtype=object).astype(str)
 
 
 def customer_summary(
@@ -133,15 +157,15 @@ def customer_summary(
             f"No order is on or before as_of={as_of_ts.date()} (first order "
             f"{orders['order_date'].min().date()}). Use a later as_of."
         )
-    sub = orders if keep.all() else orders[keep]
-    days = days[keep]
-    codes, uniques = pd.factorize(sub["customer_id"], sort=True)
-    margin = sub["margin"].to_numpy(dtype=float) if "margin" in sub.columns else None
-    cols = _summarise(
-        codes, len(uniques), days, sub["amount"].to_numpy(dtype=float), margin,
-        as_of_day, unit_days,
-    )
-    result = pd.DataFrame({"customer_id": np.asarray(uniques, dtype=object).astype(str), **cols})
+    ids = orders["customer_id"]
+    amount = orders["amount"].to_numpy(dtype=float)
+    margin = orders["margin"].to_numpy(dtype=float) if "margin" in orders.columns else None
+    if not keep.all():  # filter only the arrays needed, not the whole frame
+        ids, days, amount = ids[keep], days[keep], amount[keep]
+        margin = None if margin is None else margin[keep]
+    codes, uniques = pd.factorize(ids, sort=True)
+    cols = _summarise(codes, len(uniques), days, amount, margin, as_of_day, unit_days)
+    result = pd.DataFrame({"customer_id": _as_text(uniques), **cols})
     result.attrs = {"time_unit": time_unit, "as_of": as_of_ts}
     return result
 

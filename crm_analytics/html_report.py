@@ -1,0 +1,99 @@
+"""A self-contained HTML page (plots embedded as PNG data URIs) for managers.
+
+Only rendering lives here: the numbers and figures come from the analysis modules via
+:mod:`crm_analytics.report`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["ReportSection", "figure_to_png", "render_html"]
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei","Noto Sans CJK SC",
+sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
+.cards{display:flex;flex-wrap:wrap;gap:1rem;margin:1.5rem 0}
+.card{flex:1 1 180px;border:1px solid #ddd;border-radius:8px;padding:.8rem 1rem;background:#fafafa}
+.card .v{font-size:1.6rem;font-weight:600} .card .k{color:#555;font-size:.9rem}
+section{margin:2rem 0} img{max-width:100%;height:auto;border:1px solid #eee}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
+th{background:#f0f0f0} td:first-child,th:first-child{text-align:left}
+.note{color:#555;font-size:.9rem}
+"""
+
+
+@dataclass(frozen=True, eq=False)
+class ReportSection:
+    """One section of the page: a title, optional text, PNG images and tables."""
+
+    title: str
+    text: str = ""
+    images: Sequence[bytes] = field(default_factory=tuple)
+    tables: Sequence[pd.DataFrame] = field(default_factory=tuple)
+
+
+def figure_to_png(fig, *, dpi: int = 110) -> bytes:
+    """Render a matplotlib figure to PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _img(png: bytes) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="chart">'
+
+
+def render_html(
+    path: Path | str,
+    *,
+    title: str,
+    subtitle: str,
+    headline: dict[str, str],
+    sections: Sequence[ReportSection],
+) -> Path:
+    """Write the report page to ``path`` (UTF-8) and return the path.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "r.html"
+    >>> _ = render_html(out, title="T", subtitle="s", headline={"Customers": "3"},
+    ...                 sections=[ReportSection("Cohorts", text="none yet")])
+    >>> "Customers" in out.read_text(encoding="utf-8")
+    True
+    """
+    esc = html.escape
+    cards = "".join(
+        f'<div class="card"><div class="v">{esc(v)}</div><div class="k">{esc(k)}</div></div>'
+        for k, v in headline.items()
+    )
+    body = []
+    for sec in sections:
+        parts = [f"<section><h2>{esc(sec.title)}</h2>"]
+        if sec.text:
+            parts.append(f'<p class="note">{esc(sec.text)}</p>')
+        parts.extend(_img(png) for png in sec.images)
+        parts.extend(t.to_html(index=False, border=0, float_format="{:,.2f}".format)
+                     for t in sec.tables)
+        parts.append("</section>")
+        body.append("".join(parts))
+    page = (
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
+        f'<h1>{esc(title)}</h1><p class="sub">{esc(subtitle)}</p>'
+        f'<div class="cards">{cards}</div>{"".join(body)}</body></html>'
+    )
+    path = Path(path)
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,251 @@
+"""Cohort plots: the cohort heatmap and repurchase curves.
+
+Both take the tidy tables of :func:`crm_analytics.cohorts.cohort_repurchase` (or
+:func:`~crm_analytics.cohorts.cohort_revenue`), draw on ``ax`` (a new figure when None)
+and return it. Incomplete cells (period not over by ``as_of``) are never drawn: blank
+in the heatmap, no point on the curves. No global style is changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+from crm_analytics._checks import CrmDataError, require_columns, require_dataframe
+
+__all__ = ["plot_cohort_heatmap", "plot_repurchase_curves"]
+
+_UNITS = {"W": "week", "M": "month", "Q": "quarter"}
+_VALUE_LABELS = {
+    "rate": "Repurchase rate (% of cohort)",
+    "customers": "Repurchasing customers",
+    "cohort_size": "Customers in cohort",
+    "revenue": "Revenue (currency)",
+    "revenue_per_customer": "Revenue per cohort customer (currency)",
+    "cumulative_revenue_per_customer": "Cumulative revenue per cohort customer (currency)",
+}
+#: Heatmaps up to this many rows and columns get a number in each cell by default.
+_ANNOTATE_MAX = 24
+
+
+def _period_of(table: pd.DataFrame) -> str | None:
+    """The cohort period ("W", "M", "Q") from attrs, else guessed from the labels."""
+    period = table.attrs.get("period")
+    if period in _UNITS:
+        return period
+    starts = pd.DatetimeIndex(pd.to_datetime(table["cohort"].drop_duplicates()))
+    if len(starts) and (starts.day == 1).all():
+        return "Q" if (starts.month % 3 == 1).all() and len(starts) > 1 else "M"
+    if len(starts) and (starts.dayofweek == 0).all():
+        return "W"
+    return None
+
+
+def _cohort_label(cohort: pd.Timestamp, period: str | None) -> str:
+    if period == "M":
+        return cohort.strftime("%Y-%m")
+    if period == "Q":
+        return f"{cohort.year}Q{(cohort.month - 1) // 3 + 1}"
+    return cohort.strftime("%Y-%m-%d")
+
+
+def _axis_labels(period: str | None) -> tuple[str, str]:
+    unit = _UNITS.get(period or "")
+    if unit is None:
+        return "Periods since first order", "Cohort (first-order period)"
+    return f"{unit.capitalize()}s since first order", f"Cohort (first-order {unit})"
+
+
+def _checked(table: object, value: str, name: str) -> pd.DataFrame:
+    table = require_dataframe(table, "table")
+    require_columns(table, ["cohort", "period", "complete", value], f"the table of {name}")
+    if not pd.api.types.is_numeric_dtype(table[value]):
+        raise CrmDataError(
+            f"The 'value' parameter of {name} must name a numeric column; column "
+            f"{value!r} has dtype {table[value].dtype}."
+        )
+    return table
+
+
+def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=size, layout="constrained")
+    return ax
+
+
+def plot_cohort_heatmap(
+    table: pd.DataFrame,
+    *,
+    value: str = "rate",
+    ax: Axes | None = None,
+    annotate: bool | None = None,
+    cmap: str = "YlGnBu",
+    **kw: object,
+) -> Axes:
+    """Heatmap of a cohort table: cohorts as rows, periods since first order as columns.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`~crm_analytics.cohorts.cohort_repurchase` or
+        :func:`~crm_analytics.cohorts.cohort_revenue` (columns ``cohort``, ``period``,
+        ``complete`` and ``value``).
+    value : str, default "rate"
+        Column to show. ``"rate"`` is shown in percent.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is made if omitted.
+    annotate : bool, optional
+        Write the value in each cell; by default only when the grid has at most 24
+        rows and 24 columns.
+    cmap : str, default "YlGnBu"
+    **kw
+        Passed to :func:`seaborn.heatmap`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Incomplete cells (``complete`` False) and cells after ``as_of`` are blank.
+    """
+    table = _checked(table, value, "plot_cohort_heatmap")
+    period = _period_of(table)
+    shown = table[value].where(table["complete"].astype(bool))
+    grid = (
+        table.assign(_shown=shown.astype(float))
+        .pivot(index="cohort", columns="period", values="_shown")
+        .sort_index()
+    )
+    grid.index = [_cohort_label(pd.Timestamp(c), period) for c in grid.index]
+    is_rate = value == "rate"
+    if is_rate:
+        grid = grid * 100
+    if annotate is None:
+        annotate = grid.shape[0] <= _ANNOTATE_MAX and grid.shape[1] <= _ANNOTATE_MAX
+    values = grid.to_numpy()
+    finite = values[~np.isnan(values)]
+    fmt = "%.0f" if is_rate or (finite.size and np.abs(finite).max() >= 100) else "%.1f"
+    text = np.where(np.isnan(values), "", np.char.mod(fmt, np.nan_to_num(values)))
+    size = (min(4 + 0.55 * grid.shape[1], 16), min(2.5 + 0.35 * grid.shape[0], 12))
+    ax = _axes(ax, size)
+    options = {
+        "cmap": cmap,
+        "vmin": 0,
+        "mask": np.isnan(values),
+        "linewidths": 0.5,
+        "linecolor": "white",
+        "cbar_kws": {"label": _VALUE_LABELS.get(value, value)},
+    }
+    if annotate:
+        options.update(annot=text, fmt="", annot_kws={"fontsize": 7})
+    options.update(kw)
+    sns.heatmap(grid, ax=ax, **options)
+    if is_rate and ax.collections and ax.collections[0].colorbar is not None:
+        ax.collections[0].colorbar.ax.yaxis.set_major_formatter(PercentFormatter(100, 0))
+    xlabel, ylabel = _axis_labels(period)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="y", labelrotation=0)
+    ax.tick_params(axis="x", labelrotation=0)
+    unit = _UNITS.get(period or "", "period")
+    how = table.attrs.get("how")
+    if is_rate and how in ("on", "cumulative"):
+        title = (f"Share of cohort repurchasing in each {unit}" if how == "on"
+                 else f"Share of cohort repurchased within k {unit}s")
+    else:
+        title = _VALUE_LABELS.get(value, value)
+    ax.set_title(f"{title} (blank: {unit} not over yet)", fontsize=10)
+    return ax
+
+
+def plot_repurchase_curves(
+    table: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    cohorts: Sequence[object] | None = None,
+    value: str = "rate",
+    **kw: object,
+) -> Axes:
+    """One line per cohort: repurchase rate by periods since the first order.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`~crm_analytics.cohorts.cohort_repurchase` (best with
+        ``how="cumulative"``) or :func:`~crm_analytics.cohorts.cohort_revenue`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is made if omitted.
+    cohorts : sequence of date-like, optional
+        Cohorts to draw (their first day, e.g. ``["2024-01-01", "2024-06-01"]``);
+        default all. Many cohorts are coloured from early (light) to late (dark).
+    value : str, default "rate"
+        Column on the y axis; ``"rate"`` is shown in percent.
+    **kw
+        Passed to :meth:`~matplotlib.axes.Axes.plot`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Only complete cells are drawn, so the last, still-growing period of each
+        cohort never shows as a drop.
+    """
+    table = _checked(table, value, "plot_repurchase_curves")
+    period = _period_of(table)
+    data = table[table["complete"].astype(bool)]
+    all_cohorts = pd.DatetimeIndex(pd.to_datetime(table["cohort"].drop_duplicates())).sort_values()
+    if cohorts is not None:
+        try:
+            wanted = pd.DatetimeIndex(pd.to_datetime(list(cohorts)))
+        except (ValueError, TypeError) as exc:
+            raise CrmDataError(
+                f"The 'cohorts' parameter must list cohort start dates such as "
+                f"'2024-01-01'. Got {list(cohorts)!r}."
+            ) from exc
+        unknown = wanted.difference(all_cohorts)
+        if len(unknown):
+            raise CrmDataError(
+                f"The 'cohorts' parameter names cohorts not in the table: "
+                f"{[str(c.date()) for c in unknown[:5]]}. The table has "
+                f"{[str(c.date()) for c in all_cohorts[:5]]}"
+                f"{' ...' if len(all_cohorts) > 5 else ''}."
+            )
+        all_cohorts = wanted.sort_values()
+    ax = _axes(ax, (8.0, 4.8))
+    colors = sns.color_palette("crest", n_colors=max(len(all_cohorts), 1))
+    scale = 100.0 if value == "rate" else 1.0
+    cohort_col = pd.to_datetime(data["cohort"])
+    for color, cohort in zip(colors, all_cohorts, strict=False):
+        part = data[cohort_col == cohort].sort_values("period")
+        if part.empty:
+            continue
+        options = {"color": color, "marker": "o", "markersize": 3, "linewidth": 1.5}
+        options.update(kw)
+        ax.plot(part["period"], part[value] * scale, label=_cohort_label(cohort, period),
+                **options)
+    xlabel, _ = _axis_labels(period)
+    ax.set_xlabel(xlabel)
+    how = table.attrs.get("how")
+    if value == "rate":
+        ylabel = {
+            "on": "Customers repurchasing in the period (% of cohort)",
+            "cumulative": "Customers repurchased so far (% of cohort)",
+        }.get(how, _VALUE_LABELS["rate"])
+        ax.yaxis.set_major_formatter(PercentFormatter(100, decimals=0))
+        ax.set_ylim(bottom=0)
+    else:
+        ylabel = _VALUE_LABELS.get(value, value)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(left=0)
+    ax.grid(True, alpha=0.3)
+    handles = ax.get_lines()
+    if handles:
+        ncol = 1 if len(handles) <= 12 else 2
+        ax.legend(title="Cohort", fontsize=7, title_fontsize=8, ncol=ncol,
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return ax

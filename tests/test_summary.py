@@ -1,0 +1,642 @@
+"""Tests of crm_analytics.summary (customer_summary, calibration_holdout_split) and of
+crm_analytics.orders (validate_orders, ensure_orders).
+
+customer_summary is compared with lifetimes' summary_data_from_transaction_data (imported
+inside the tests, with the global state it changes put back) on CDNOW and the sample
+shop, with the published CDNOW figures, on a hand-computed fixture and against a
+brute-force per-customer loop (hypothesis).
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crm_analytics._checks import CrmDataError
+from crm_analytics.datasets import load_cdnow, load_sample
+from crm_analytics.orders import (
+    EXCLUDED_STATUSES,
+    ValidationReport,
+    ensure_orders,
+    validate_orders,
+    validation_report,
+)
+from crm_analytics.summary import calibration_holdout_split, customer_summary
+
+SAMPLE_ORDERS = Path(__file__).resolve().parents[1] / "data" / "sample" / "orders.csv"
+RFM = ["frequency", "recency", "T", "monetary_value"]
+
+
+@pytest.fixture
+def tiny_orders() -> pd.DataFrame:
+    """The conftest fixture's data (its dates parse with format="mixed" on pandas 3)."""
+    return pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "b", "c", "c"],
+            "order_id": ["1", "2", "3", "4", "5", "6", "7"],
+            "order_date": pd.to_datetime(
+                [
+                    "2024-01-01 09:00", "2024-01-01 18:00", "2024-02-15",
+                    "2024-01-20", "2024-01-20 12:00", "2024-02-03", "2024-04-10",
+                ],
+                format="mixed",
+            ),
+            "amount": [10.0, 5.0, 30.0, 8.0, 2.0, 50.0, 70.0],
+            "margin": [3.0, 1.5, 9.0, 2.4, 0.6, 15.0, 21.0],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> pd.DataFrame:
+    return load_cdnow("sample")
+
+
+def raw_orders(**overrides) -> pd.DataFrame:
+    """A small valid raw order table; keyword arguments replace columns."""
+    data = {
+        "customer_id": ["u1", "u2", "u1", "u3"],
+        "order_id": ["o1", "o2", "o3", "o4"],
+        "order_date": ["2024-03-01 10:00", "2024-03-02 11:30", "2024-03-05 09:15",
+                       "2024-03-06 20:00"],
+        "amount": [10.0, 20.5, 30.0, 5.0],
+    }
+    data.update(overrides)
+    return pd.DataFrame(data)
+
+
+# --------------------------------------------------------------------------- lifetimes
+def lifetimes_summary(orders, *, freq_multiplier=1, as_of=None):
+    """lifetimes' summary, imported here; the warning filters and the pandas option it
+    changes on import are put back afterwards."""
+    saved_filters = list(warnings.filters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            saved_option = pd.get_option("mode.chained_assignment")
+        except (KeyError, pd.errors.OptionError):
+            saved_option = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from lifetimes.utils import summary_data_from_transaction_data
+
+            return summary_data_from_transaction_data(
+                orders, "customer_id", "order_date", monetary_value_col="amount",
+                observation_period_end=as_of, freq="D", freq_multiplier=freq_multiplier,
+            )
+    finally:
+        warnings.filters[:] = saved_filters
+        if saved_option is not None or "mode.chained_assignment" in str(pd.options.mode):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pd.set_option("mode.chained_assignment", saved_option)
+
+
+def lifetimes_calibration_holdout(orders, calibration_end, holdout_end):
+    saved_filters = list(warnings.filters)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from lifetimes.utils import calibration_and_holdout_data
+
+            return calibration_and_holdout_data(
+                orders, "customer_id", "order_date", calibration_period_end=calibration_end,
+                observation_period_end=holdout_end, freq="D", freq_multiplier=7,
+                monetary_value_col="amount",
+            )
+    finally:
+        warnings.filters[:] = saved_filters
+
+
+def assert_equals_lifetimes(orders, *, time_unit, as_of=None):
+    multiplier = {"D": 1, "W": 7}[time_unit]
+    ours = customer_summary(orders, as_of=as_of, time_unit=time_unit)
+    ref = lifetimes_summary(orders, freq_multiplier=multiplier, as_of=as_of)
+    assert sorted(ref.index.astype(str)) == ours["customer_id"].tolist()
+    ref = ref.loc[ours["customer_id"].to_numpy()]
+    np.testing.assert_array_equal(ours["frequency"], ref["frequency"].astype(np.int64))
+    for col in ["recency", "T", "monetary_value"]:
+        np.testing.assert_allclose(ours[col], ref[col], rtol=1e-12, atol=1e-9, err_msg=col)
+    return ours
+
+
+@pytest.mark.parametrize("time_unit", ["D", "W"])
+@pytest.mark.parametrize("as_of", [None, "1997-09-30"])
+def test_equals_lifetimes_on_cdnow(cdnow, time_unit, as_of):
+    ours = assert_equals_lifetimes(cdnow, time_unit=time_unit, as_of=as_of)
+    assert len(ours) == 2357
+
+
+def test_equals_lifetimes_on_cdnow_master():
+    master = load_cdnow("master")
+    ours = assert_equals_lifetimes(master, time_unit="W")
+    assert len(ours) == 23570
+
+
+@pytest.mark.skipif(not SAMPLE_ORDERS.exists(), reason="data/sample/orders.csv not generated yet")
+@pytest.mark.parametrize("time_unit", ["D", "W"])
+def test_equals_lifetimes_on_sample(time_unit):
+    orders = load_sample()
+    ours = assert_equals_lifetimes(orders, time_unit=time_unit)
+    assert len(ours) == orders["customer_id"].nunique()
+    # orders have clock times: lifetimes and we both count calendar days
+    assert orders["order_date"].dt.normalize().ne(orders["order_date"]).any()
+
+
+def test_lifetimes_helper_restores_global_state(cdnow):
+    before = list(warnings.filters)
+    lifetimes_summary(cdnow)
+    assert list(warnings.filters) == before
+
+
+# --------------------------------------------------------------------------- CDNOW facts
+def test_cdnow_published_figures(cdnow):
+    split = calibration_holdout_split(cdnow, calibration_end="1997-09-30", time_unit="W")
+    assert len(split) == 2357 and split.attrs["n_new_in_holdout"] == 0
+    assert (split["frequency"] > 0).sum() == 946
+    assert split["frequency_holdout"].sum() == 1882
+    assert split["duration_holdout"].iloc[0] == pytest.approx(39.0)
+    one = split.set_index("customer_id").loc["1"]
+    assert one["frequency"] == 2
+    assert round(one["recency"], 2) == 30.43
+    assert round(one["T"], 2) == 38.86
+    # the Gamma-Gamma sample: mean observed average spend of repeat customers is $35.08
+    repeaters = split[split["frequency"] > 0]
+    assert round(repeaters["monetary_value"].mean(), 2) == 35.08
+    assert split.attrs["time_unit"] == "W"
+    assert split.attrs["calibration_end"] == pd.Timestamp("1997-09-30")
+    assert split.attrs["holdout_end"] == pd.Timestamp("1998-06-30")
+
+
+def test_calibration_holdout_equals_lifetimes(cdnow):
+    ours = calibration_holdout_split(cdnow, calibration_end="1997-09-30", time_unit="W")
+    ref = lifetimes_calibration_holdout(cdnow, "1997-09-30", "1998-06-30")
+    ref = ref.loc[ours["customer_id"].to_numpy()]
+    np.testing.assert_array_equal(ours["frequency"], ref["frequency_cal"])
+    np.testing.assert_allclose(ours["recency"], ref["recency_cal"], rtol=1e-12)
+    np.testing.assert_allclose(ours["T"], ref["T_cal"], rtol=1e-12)
+    np.testing.assert_allclose(ours["monetary_value"], ref["monetary_value_cal"], rtol=1e-12)
+    np.testing.assert_array_equal(ours["frequency_holdout"], ref["frequency_holdout"])
+    np.testing.assert_allclose(ours["duration_holdout"], ref["duration_holdout"], rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- definitions
+def test_tiny_hand_computed(tiny_orders):
+    s = customer_summary(tiny_orders, as_of="2024-04-10")
+    assert s.columns.tolist() == [
+        "customer_id", "first_order", "last_order", "n_orders", "frequency", "recency", "T",
+        "monetary_value", "total_amount", "avg_order_value", "total_margin",
+        "days_since_last_order",
+    ]
+    want = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "first_order": pd.to_datetime(["2024-01-01", "2024-01-20", "2024-02-03"]),
+            "last_order": pd.to_datetime(["2024-02-15", "2024-01-20", "2024-04-10"]),
+            "n_orders": [3, 2, 2],
+            "frequency": [1, 0, 1],  # b's two orders are on one day: one occasion
+            "recency": [45.0, 0.0, 67.0],
+            "T": [100.0, 81.0, 67.0],
+            "monetary_value": [30.0, 0.0, 70.0],
+            "total_amount": [45.0, 10.0, 120.0],
+            "avg_order_value": [15.0, 5.0, 60.0],
+            "total_margin": [13.5, 3.0, 36.0],
+            "days_since_last_order": [55, 81, 0],
+        }
+    )
+    pd.testing.assert_frame_equal(s, want, check_dtype=False)
+    assert s["n_orders"].dtype == np.int64 and s["frequency"].dtype == np.int64
+    assert s.attrs == {"time_unit": "D", "as_of": pd.Timestamp("2024-04-10")}
+
+
+def test_monetary_value_sums_same_day_orders():
+    orders = raw_orders(
+        customer_id=["x", "x", "x", "x"],
+        order_date=["2024-01-01", "2024-01-05 08:00", "2024-01-05 20:00", "2024-01-09"],
+        amount=[100.0, 10.0, 20.0, 60.0],
+    )
+    s = customer_summary(orders)
+    # repeat occasions: 5 Jan (10 + 20) and 9 Jan (60): mean 45; the first day is left out
+    assert s["frequency"].tolist() == [2] and s["monetary_value"].tolist() == [45.0]
+    assert s["n_orders"].tolist() == [4]
+
+
+def test_default_as_of_is_last_order_day(tiny_orders):
+    s = customer_summary(tiny_orders)
+    assert s.attrs["as_of"] == pd.Timestamp("2024-04-10")
+    pd.testing.assert_frame_equal(s, customer_summary(tiny_orders, as_of="2024-04-10"))
+
+
+def test_as_of_excludes_later_orders(tiny_orders):
+    s = customer_summary(tiny_orders, as_of="2024-02-10")
+    assert s["customer_id"].tolist() == ["a", "b", "c"]
+    assert s["frequency"].tolist() == [0, 0, 0]
+    assert s["n_orders"].tolist() == [2, 2, 1]
+    assert s["T"].tolist() == [40.0, 21.0, 7.0]
+    cut = tiny_orders[tiny_orders["order_date"] < "2024-02-11"]
+    pd.testing.assert_frame_equal(s, customer_summary(cut, as_of="2024-02-10"))
+    # customers whose first order is after as_of are not in the summary
+    early = customer_summary(tiny_orders, as_of="2024-01-31")
+    assert early["customer_id"].tolist() == ["a", "b"]
+    # an as_of later than the data lengthens T only
+    late = customer_summary(tiny_orders, as_of="2024-04-20")
+    assert (late["T"] - customer_summary(tiny_orders)["T"]).tolist() == [10.0] * 3
+
+
+def test_as_of_includes_the_whole_day(tiny_orders):
+    s = customer_summary(tiny_orders, as_of=pd.Timestamp("2024-02-15 00:00"))
+    assert s.set_index("customer_id").loc["a", "frequency"] == 1  # order at 00:00 that day
+    s = customer_summary(tiny_orders, as_of="2024-01-01")
+    assert s["n_orders"].tolist() == [2]  # 09:00 and 18:00 on 1 Jan
+
+
+def test_weeks_are_days_over_seven(cdnow):
+    d = customer_summary(cdnow, time_unit="D")
+    w = customer_summary(cdnow, time_unit="W")
+    np.testing.assert_allclose(w["recency"], d["recency"] / 7, rtol=1e-15)
+    np.testing.assert_allclose(w["T"], d["T"] / 7, rtol=1e-15)
+    other = [c for c in d.columns if c not in ("recency", "T")]
+    pd.testing.assert_frame_equal(w[other], d[other])
+    assert w.attrs["time_unit"] == "W"
+
+
+def test_sorted_by_customer_id_and_plain_index(cdnow):
+    s = customer_summary(cdnow)
+    assert s["customer_id"].is_monotonic_increasing
+    assert isinstance(s.index, pd.RangeIndex)
+    assert s["customer_id"].map(type).eq(str).all()
+
+
+def test_without_margin_has_no_total_margin(tiny_orders):
+    s = customer_summary(tiny_orders.drop(columns="margin"))
+    assert "total_margin" not in s.columns
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda o: customer_summary(o, as_of="2024-03-01", time_unit="W"),
+        lambda o: calibration_holdout_split(o, calibration_end="2024-02-01"),
+        lambda o: validate_orders(o),
+        lambda o: ensure_orders(o),
+    ],
+)
+@pytest.mark.parametrize("validated", [False, True])
+def test_input_not_mutated(call, validated, tiny_orders):
+    orders = validate_orders(tiny_orders) if validated else tiny_orders.copy()
+    before = orders.copy(deep=True)
+    attrs_before = dict(orders.attrs)
+    call(orders)
+    pd.testing.assert_frame_equal(orders, before)
+    assert orders.attrs.keys() == attrs_before.keys()
+
+
+def test_raw_strings_give_the_same_summary_as_validated(tiny_orders):
+    raw = tiny_orders.assign(
+        order_date=tiny_orders["order_date"].dt.strftime("%Y/%m/%d %H:%M"),
+        amount=["¥" + f"{a:,.2f}" for a in tiny_orders["amount"]],
+    )
+    pd.testing.assert_frame_equal(customer_summary(raw), customer_summary(tiny_orders))
+
+
+# --------------------------------------------------------------------------- brute force
+def brute_summary(orders, as_of):
+    rows = []
+    for cid, g in orders.groupby("customer_id"):
+        g = g[g["order_date"].dt.normalize() <= as_of]
+        if g.empty:
+            continue
+        by_day = g.groupby(g["order_date"].dt.normalize())["amount"].sum().sort_index()
+        days = list(by_day.index)
+        freq = len(days) - 1
+        rows.append(
+            {
+                "customer_id": cid,
+                "n_orders": len(g),
+                "frequency": freq,
+                "recency": float((days[-1] - days[0]).days),
+                "T": float((as_of - days[0]).days),
+                "monetary_value": float(by_day.iloc[1:].mean()) if freq else 0.0,
+                "total_amount": float(g["amount"].sum()),
+                "days_since_last_order": (as_of - days[-1]).days,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", "10", "9", "陈"]), st.integers(0, 60),
+                  st.integers(0, 86399), st.floats(0, 1000, allow_nan=False)),
+        min_size=1, max_size=30,
+    ),
+    as_of_shift=st.integers(-30, 10),
+)
+def test_property_equals_brute_force(data, as_of_shift):
+    start = pd.Timestamp("2024-02-20")
+    orders = pd.DataFrame(
+        {
+            "customer_id": [d[0] for d in data],
+            "order_id": [str(i) for i in range(len(data))],
+            "order_date": [start + pd.Timedelta(days=d[1], seconds=d[2]) for d in data],
+            "amount": [d[3] for d in data],
+        }
+    )
+    first = orders["order_date"].min().normalize()
+    as_of = max(orders["order_date"].max().normalize() + pd.Timedelta(days=as_of_shift), first)
+    want = brute_summary(orders, as_of)
+    got = customer_summary(orders, as_of=as_of)
+    assert got["customer_id"].tolist() == sorted(want["customer_id"])
+    want = want.set_index("customer_id").loc[got["customer_id"]]
+    for col in ["n_orders", "frequency", "days_since_last_order"]:
+        np.testing.assert_array_equal(got[col], want[col], err_msg=col)
+    for col in ["recency", "T", "monetary_value", "total_amount"]:
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-9, atol=1e-9, err_msg=col)
+
+
+# --------------------------------------------------------------------------- summary errors
+def test_summary_errors(tiny_orders):
+    with pytest.raises(CrmDataError, match=r"'time_unit' parameter must be one of \['D', 'W'\]"
+                       r".*Got 'M'"):
+        customer_summary(tiny_orders, time_unit="M")
+    with pytest.raises(CrmDataError, match=r"No order is on or before as_of=2023-12-31 \(first "
+                       r"order 2024-01-01\)"):
+        customer_summary(tiny_orders, as_of="2023-12-31")
+    with pytest.raises(CrmDataError, match=r"'as_of' parameter must be a date"):
+        customer_summary(tiny_orders, as_of="yesterday-ish")
+    with pytest.raises(CrmDataError, match=r"'as_of' parameter must be a date\. Got NaT"):
+        customer_summary(tiny_orders, as_of=pd.NaT)
+    with pytest.raises(CrmDataError, match=r"orders must be a pandas DataFrame; got dict"):
+        customer_summary({"customer_id": ["a"]})
+
+
+def test_calibration_holdout_errors(tiny_orders):
+    with pytest.raises(CrmDataError, match=r"holdout_end \(2024-02-01\) must be after "
+                       r"calibration_end \(2024-02-01\)"):
+        calibration_holdout_split(tiny_orders, calibration_end="2024-02-01",
+                                  holdout_end="2024-02-01")
+    with pytest.raises(CrmDataError, match=r"'calibration_end' parameter must be a date"):
+        calibration_holdout_split(tiny_orders, calibration_end="end of Q1")
+    with pytest.raises(CrmDataError, match=r"'time_unit' parameter"):
+        calibration_holdout_split(tiny_orders, calibration_end="2024-02-01", time_unit="Y")
+
+
+def test_calibration_holdout_counts_new_customers(tiny_orders):
+    split = calibration_holdout_split(tiny_orders, calibration_end="2024-01-31",
+                                      holdout_end="2024-04-30")
+    assert split["customer_id"].tolist() == ["a", "b"]
+    assert split.attrs["n_new_in_holdout"] == 1  # c first bought in February
+    assert split["frequency_holdout"].tolist() == [1, 0]
+    assert split["monetary_value_holdout"].tolist() == [30.0, 0.0]
+    assert split["duration_holdout"].tolist() == [90.0, 90.0]
+
+
+# --------------------------------------------------------------------------- validate_orders
+def test_validate_normalises():
+    raw = pd.DataFrame(
+        {
+            "买家会员名": [" 张三 ", "李四", "张三"],
+            "订单编号": ['="1930679858170647"', "1930679858170648", "1930679858170649"],
+            "订单创建时间": ["2016/5/23 22:02", "2016/5/22 08:00", "2016-05-24"],
+            "买家实际支付金额": ["¥1,299.00", "29.9元", "RMB 5"],
+            "备注": ["x", "y", "z"],
+        }
+    )
+    out = validate_orders(raw, columns={"customer_id": "买家会员名", "order_id": "订单编号",
+                                        "order_date": "订单创建时间", "amount": "买家实际支付金额"})
+    assert out.columns.tolist() == ["customer_id", "order_id", "order_date", "amount", "备注"]
+    assert out["customer_id"].tolist() == ["李四", "张三", "张三"]  # stripped, sorted by date
+    assert out["amount"].tolist() == [29.9, 1299.0, 5.0]
+    assert out["order_date"].tolist()[0] == pd.Timestamp("2016-05-22 08:00")
+    assert out["order_id"].tolist()[1] == '="1930679858170647"'
+    report = validation_report(out)
+    assert isinstance(report, ValidationReport)
+    assert report.n_rows_in == 3 and report.n_rows_out == 3 and len(report.excluded) == 0
+    assert any("renamed columns" in n for n in report.notes)
+    assert out.attrs["crm_validated"] is True
+
+
+def test_validate_numeric_ids_and_dates():
+    raw = pd.DataFrame(
+        {
+            "customer_id": [101.0, 102.0],  # floats holding whole numbers are fine
+            "order_id": [1, 2],
+            "order_date": [19970101, 19970102],  # CDNOW-style yyyymmdd integers
+            "amount": [1, 2],
+        }
+    )
+    out = validate_orders(raw)
+    assert out["customer_id"].tolist() == ["101", "102"]
+    assert out["order_id"].tolist() == ["1", "2"]
+    assert out["order_date"].tolist() == [pd.Timestamp("1997-01-01"), pd.Timestamp("1997-01-02")]
+    assert out["amount"].dtype == np.float64
+
+
+def test_validate_timezones_keep_wall_clock():
+    tz = pd.DataFrame({"customer_id": ["a"], "order_id": ["1"], "amount": [1.0],
+                       "order_date": [pd.Timestamp("2024-06-18 20:15", tz="Asia/Shanghai")]})
+    assert validate_orders(tz)["order_date"].tolist() == [pd.Timestamp("2024-06-18 20:15")]
+    # Shopify "Created at" strings with different UTC offsets (e.g. across DST)
+    mixed = raw_orders(order_date=["2024-03-01 10:00:00 -0500", "2024-03-20 10:00:00 -0400",
+                                   "2024-03-21 23:30:00 +0800", "2024-03-22"])
+    out = validate_orders(mixed)
+    assert out["order_date"].tolist() == pd.to_datetime(
+        ["2024-03-01 10:00", "2024-03-20 10:00", "2024-03-21 23:30", "2024-03-22"],
+        format="mixed",
+    ).tolist()
+
+
+def test_validate_margin_and_extras_kept():
+    out = validate_orders(raw_orders(margin=["1.5", "2", "¥3", "-1"], channel=list("abcd")))
+    assert out.columns.tolist() == ["customer_id", "order_id", "order_date", "amount", "margin",
+                                    "channel"]
+    assert out["margin"].tolist() == [1.5, 2.0, 3.0, -1.0]  # a loss-making order is allowed
+
+
+def test_status_exclusion_report():
+    raw = raw_orders(
+        customer_id=["u1", "u2", "u1", "u3"],
+        status=["交易成功", "交易关闭", " Refunded ", "paid"],
+    )
+    out = validate_orders(raw)
+    assert out["order_id"].tolist() == ["o1", "o4"]
+    report = validation_report(out)
+    assert (report.n_rows_in, report.n_rows_out) == (4, 2)
+    assert report.excluded["order_id"].tolist() == ["o2", "o3"]
+    assert report.excluded["reason"].unique().tolist() == ["status is cancelled/refunded"]
+    assert report.dropped_customers == ["u2"]  # u1 still has an order
+    text = report.summary()
+    assert "4 rows in, 2 orders kept." in text
+    assert "excluded 2 rows: status is cancelled/refunded" in text
+    assert "1 customers have no remaining order" in text and "u2" in text
+    # keeping every status, or another status column
+    assert len(validate_orders(raw, exclude_statuses=set())) == 4
+    assert len(validate_orders(raw.rename(columns={"status": "订单状态"}))) == 4
+    assert len(validate_orders(raw.rename(columns={"status": "订单状态"}),
+                               status_col="订单状态")) == 2
+    assert {"交易关闭", "退款成功", "cancelled"} <= EXCLUDED_STATUSES
+
+
+def test_no_exclusions_report_is_empty(tiny_orders):
+    report = validation_report(validate_orders(tiny_orders))
+    assert report.dropped_customers == [] and len(report.excluded) == 0
+    assert report.summary() == "7 rows in, 7 orders kept."
+    assert validation_report(tiny_orders) is None
+
+
+def test_ensure_orders():
+    v = validate_orders(raw_orders())
+    assert ensure_orders(v) is v  # already validated: passed through
+    raw = raw_orders()
+    out = ensure_orders(raw)
+    assert out is not raw and out.attrs["crm_validated"] is True
+    # a validated frame whose dates were turned back into text is validated again
+    text_dates = v.assign(order_date=v["order_date"].dt.strftime("%Y-%m-%d"))
+    assert pd.api.types.is_datetime64_any_dtype(ensure_orders(text_dates)["order_date"])
+
+
+def _check(raw, match, **kwargs):
+    with pytest.raises(CrmDataError, match=match):
+        validate_orders(raw, **kwargs)
+
+
+def test_error_not_a_dataframe():
+    _check([("a", "1")], r"orders must be a pandas DataFrame; got list")
+
+
+def test_error_columns_mapping_unknown_key():
+    _check(raw_orders(), r"\['buyer'\] are not canonical names. Use keys from \['customer_id'",
+           columns={"buyer": "customer_id"})
+
+
+def test_error_columns_mapping_names_absent_column():
+    raw = raw_orders().rename(columns={"customer_id": "buyer_nick"})
+    _check(raw, r"columns=\{'customer_id': 'buyer'\} names a column that is not in the table. "
+           r"The closest existing column is 'buyer_nick'", columns={"customer_id": "buyer"})
+
+
+def test_error_columns_mapping_clash():
+    raw = raw_orders(buyer=["x", "y", "z", "w"])
+    _check(raw, r"Renaming would create duplicate column\(s\) \['customer_id'\]",
+           columns={"customer_id": "buyer"})
+
+
+def test_error_missing_column_names_closest_alias():
+    raw = raw_orders().rename(columns={"customer_id": "买家会员名"})
+    _check(raw, r"missing required column\(s\) \['customer_id'\].*For 'customer_id': The "
+           r"closest existing column is '买家会员名'.*columns=\{'<canonical>'")
+
+
+def test_error_missing_column_names_closest_spelling():
+    raw = raw_orders().rename(columns={"order_date": "Order_Dat", "amount": "Paid "})
+    _check(raw, r"missing required column\(s\) \['order_date', 'amount'\].*For 'order_date': "
+           r"The closest existing column is 'Order_Dat'.*For 'amount': The closest existing "
+           r"column is 'Paid '")
+
+
+def test_error_missing_column_without_hint():
+    raw = raw_orders().drop(columns="amount").assign(zzz=1)
+    with pytest.raises(CrmDataError, match=r"missing required column\(s\) \['amount'\]") as err:
+        validate_orders(raw)
+    assert "closest" not in str(err.value)
+
+
+def test_error_empty():
+    _check(raw_orders().iloc[:0], r"The order table is empty \(0 rows\)")
+
+
+def test_error_all_rows_excluded():
+    raw = raw_orders(status=["交易关闭", "refunded", "Cancelled", "交易关闭"])
+    _check(raw, r"Every order has an excluded status in column 'status' \(e\.g\. \['cancelled', "
+           r"'refunded', '交易关闭'\]\).*exclude_statuses=set\(\)")
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "match"),
+    [
+        ("customer_id", ["u1", None, "", "nan"],
+         r"Column 'customer_id' is empty in 3 of 4 rows \(row 1: nan; row 2: ''; row 3: 'nan'\)"),
+        ("customer_id", [1.0, np.nan, 2.0, 3.0],
+         r"Column 'customer_id' is empty in 1 of 4 rows \(row 1: nan\)"),
+        ("order_id", ["o1", "o2", "  ", "o4"],
+         r"Column 'order_id' is empty in 1 of 4 rows \(row 2: '  '\).*Every order needs a "
+         r"order_id"),
+    ],
+)
+def test_error_null_ids(column, values, match):
+    _check(raw_orders(**{column: values}), match)
+
+
+def test_error_float_ids_lost_precision():
+    raw = raw_orders(order_id=[1930679858170647123.0, 2.0, 3.5, 4.0])
+    _check(raw, r"Column 'order_id' holds ids that were read as floating-point numbers, so they "
+           r"may have lost digits \(2 rows, e.g\. row 0: 1\.93067985817064\de\+18; row 2: 3\.5\)"
+           r".*dtype=\{'order_id': str\}")
+
+
+def test_error_boolean_ids():
+    _check(raw_orders(customer_id=[True, False, True, True]),
+           r"Column 'customer_id' holds booleans, not ids")
+
+
+def test_error_unparseable_dates_with_count_and_examples():
+    dates = ["2024-03-01", "soon", "32/13/2024", "2024-03-04", "n/a", "?", "x", "y"]
+    raw = pd.DataFrame({"customer_id": list("abcdefgh"), "order_id": list("12345678"),
+                        "order_date": dates, "amount": [1.0] * 8})
+    _check(raw, r"Column 'order_date' has 6 values that are not dates \(row 1: 'soon'; row 2: "
+           r"'32/13/2024'; row 4: 'n/a'; row 5: '\?'; row 6: 'x'; \.\.\. and 1 more\)\. Use "
+           r"ISO dates")
+
+
+def test_error_missing_and_numeric_non_dates():
+    _check(raw_orders(order_date=["2024-01-01", None, "2024-01-02", "2024-01-03"]),
+           r"Column 'order_date' has 1 values that are not dates \(row 1: nan\)")
+    _check(raw_orders(order_date=[20240101, 20240132, 20240102, 45000]),
+           r"Column 'order_date' has 2 values that are not dates \(row 1: 20240132; row 3: 45000\)")
+    _check(raw_orders(order_date=[20240101.0, 20240102.5, 20240103.0, 20240104.0]),
+           r"Column 'order_date' has 1 values that are not dates \(row 1: 20240102\.5\)")
+
+
+def test_error_non_numeric_amounts():
+    _check(raw_orders(amount=["10", "ten", "¥5", "1.2.3"]),
+           r"Column 'amount' has 2 values that are not numbers \(row 1: 'ten'; row 3: '1\.2\.3'\)"
+           r"\. Use plain numbers")
+
+
+def test_error_non_numeric_margin():
+    _check(raw_orders(margin=["1", "2", "abc", "4"]),
+           r"Column 'margin' has 1 values that are not numbers \(row 2: 'abc'\)")
+
+
+def test_error_missing_amount():
+    _check(raw_orders(amount=[1.0, np.nan, 3.0, 4.0]),
+           r"Column 'amount' is missing in 1 rows \(row 1: nan\)\. Fill in the paid amount")
+
+
+def test_error_negative_amounts():
+    _check(raw_orders(amount=[1.0, -2.0, 3.0, -0.5]),
+           r"Column 'amount' is negative in 2 rows \(row 1: -2\.0; row 3: -0\.5\)\. Amounts are "
+           r"money paid; record refunds in a status column")
+
+
+def test_error_duplicate_order_ids():
+    _check(raw_orders(order_id=["o1", "o2", "o1", "o2"]),
+           r"Column 'order_id' has 4 rows sharing 2 order ids \(row 0: 'o1'; row 1: 'o2'; "
+           r"row 2: 'o1'; row 3: 'o2'\)\. One row per order is expected")
+
+
+def test_error_dates_after_as_of():
+    _check(raw_orders(), r"2 orders are dated after as_of='2024-03-02' \(row 2: '2024-03-05 "
+           r"09:15'; row 3: '2024-03-06 20:00'\)\. Use a later as_of", as_of="2024-03-02")
+    assert len(validate_orders(raw_orders(), as_of="2024-03-06")) == 4  # the whole day counts
+
+
+def test_error_bad_as_of():
+    _check(raw_orders(), r"The 'as_of' parameter must be a date such as '2024-06-30'\. Got "
+           r"'tomorrow'", as_of="tomorrow")
