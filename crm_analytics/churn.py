@@ -515,7 +515,8 @@ def churn_scores(
     >>> summary = customer_summary(load_cdnow("sample"), as_of="1997-09-30", time_unit="W")
     >>> scores = churn_scores(fit_churn_model(summary), summary, horizon=91)
     >>> first = scores.iloc[0]  # x = 2, t_x = 30.43, T = 38.86 weeks
-    >>> first["customer_id"], round(float(first["p_alive"]), 3), round(float(first["expected_orders"]), 3)
+    >>> p_alive, orders = float(first["p_alive"]), float(first["expected_orders"])
+    >>> first["customer_id"], round(p_alive, 3), round(orders, 3)
     ('1', 0.727, 0.457)
     >>> first["churn_risk"], str(first["expected_next_order"].date()), first["next_order_basis"]
     ('medium', '1997-11-17', 'own_gaps')

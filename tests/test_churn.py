@@ -271,7 +271,8 @@ def test_fit_that_never_converges_raises(weekly, monkeypatch):
         raise _lifetimes.FitFailed("The model did not converge.")
 
     monkeypatch.setattr(_lifetimes, "fit_beta_geo", broken)
-    with pytest.raises(CrmDataError, match="(?s)did not converge.*penalizer=0.01, tol=1e-06 failed.*pass a penalizer"):
+    match = "(?s)did not converge.*penalizer=0.01, tol=1e-06 failed.*pass a penalizer"
+    with pytest.raises(CrmDataError, match=match):
         fit_churn_model(weekly)
 
 

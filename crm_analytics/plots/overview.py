@@ -1,0 +1,66 @@
+"""Overview charts for the report: churn-risk distribution and member status."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.axes import Axes
+
+from crm_analytics._checks import require_columns
+
+__all__ = ["plot_churn_risk", "plot_member_status"]
+
+_RISK_ORDER = ("low", "medium", "high")
+_RISK_COLORS = {"low": "#4c9f70", "medium": "#e0a030", "high": "#c8553d"}
+_STATUS_ORDER = ("active", "pre_sleep", "sleeping", "given_up")
+
+
+def _bars(ax: Axes, counts: pd.Series, colors: list[str]) -> None:
+    total = counts.sum()
+    bars = ax.bar(counts.index.astype(str), counts.to_numpy(), color=colors)
+    for bar, n in zip(bars, counts.to_numpy(), strict=True):
+        share = n / total if total else 0.0
+        ax.annotate(f"{n:,}\n{share:.0%}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=9)
+    ax.set_ylabel("customers")
+    ax.margins(y=0.2)
+
+
+def plot_churn_risk(scores: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Bar chart of customers by churn risk (low / medium / high) from ``churn_scores``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ax = plot_churn_risk(pd.DataFrame({"churn_risk": ["low", "high", "low"]}))
+    >>> ax.get_ylabel()
+    'customers'
+    """
+    require_columns(scores, ["churn_risk"], "the churn score table")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
+    counts = scores["churn_risk"].astype(str).value_counts().reindex(_RISK_ORDER, fill_value=0)
+    _bars(ax, counts, [_RISK_COLORS[r] for r in _RISK_ORDER])
+    ax.set_xlabel("churn risk (from P(alive))")
+    ax.set_title("Customers by churn risk")
+    return ax
+
+
+def plot_member_status(status: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Bar chart of members by status (active / pre_sleep / sleeping / given_up).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ax = plot_member_status(pd.DataFrame({"status": ["active", "sleeping"]}))
+    >>> ax.get_xlabel()
+    'member status'
+    """
+    require_columns(status, ["status"], "the member status table")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
+    counts = status["status"].astype(str).value_counts().reindex(_STATUS_ORDER, fill_value=0)
+    _bars(ax, counts, ["#4c9f70", "#e0a030", "#7a8ca5", "#999999"])
+    ax.set_xlabel("member status")
+    ax.set_title("Members by status")
+    return ax

@@ -1,0 +1,254 @@
+"""The main job: every analysis on one order table, written to a folder with an HTML page.
+
+Used by ``crm-analytics report``; callable from scripts as :func:`run_report`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from tqdm.auto import tqdm
+
+from crm_analytics._checks import CrmDataError, to_day
+from crm_analytics.churn import churn_scores, fit_churn_model
+from crm_analytics.cohorts import cohort_repurchase, cohort_revenue, repurchase_rate
+from crm_analytics.export import export_segments
+from crm_analytics.html_report import ReportSection, figure_to_png, render_html
+from crm_analytics.ltv import fit_spend_model, predict_ltv
+from crm_analytics.orders import ensure_orders
+from crm_analytics.plots.cohorts import plot_cohort_heatmap, plot_repurchase_curves
+from crm_analytics.plots.ltv import plot_ltv_distribution
+from crm_analytics.plots.overview import plot_churn_risk, plot_member_status
+from crm_analytics.plots.segments import plot_segment_profiles, plot_segment_sizes
+from crm_analytics.plots.sleeping import plot_sleeping_flow
+from crm_analytics.segments import kmeans_segments
+from crm_analytics.sleeping import member_status, sleeping_flow
+from crm_analytics.summary import customer_summary
+
+__all__ = ["ReportResult", "run_report"]
+
+_STEPS = ("summary", "cohorts", "churn", "ltv", "segments", "sleeping", "files", "html")
+
+
+@dataclass(frozen=True, eq=False)
+class ReportResult:
+    """What :func:`run_report` wrote and the headline numbers.
+
+    Attributes
+    ----------
+    out_dir, html_path : pathlib.Path
+    files : list of pathlib.Path
+        Every file written.
+    headline : dict
+        Label -> formatted value, as shown at the top of the page.
+    customers : pandas.DataFrame
+        One row per customer: summary, churn, LTV, segment and sleeping status.
+    notes : list of str
+        Steps that could not run and why.
+    """
+
+    out_dir: Path
+    html_path: Path
+    files: list[Path]
+    headline: dict[str, str]
+    customers: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def headline_lines(self) -> list[str]:
+        """The headline numbers as ``label: value`` lines."""
+        return [f"{k}: {v}" for k, v in self.headline.items()] + self.notes
+
+
+def _png(ax) -> bytes:
+    fig = ax.figure
+    png = figure_to_png(fig)
+    plt.close(fig)
+    return png
+
+
+def _save(png: bytes, path: Path, files: list[Path]) -> bytes:
+    path.write_bytes(png)
+    files.append(path)
+    return png
+
+
+def run_report(
+    orders: pd.DataFrame,
+    *,
+    out_dir: str | Path = "crm_report",
+    as_of: object = None,
+    sleep_after: int = 90,
+    horizon_months: int = 12,
+    monthly_discount_rate: float = 0.01,
+    margin_rate: float | None = None,
+    n_segments: int | None = None,
+    progress: bool = True,
+    source_name: str = "orders",
+) -> ReportResult:
+    """Run summary, cohorts, churn, LTV, segments and sleeping status; write files + HTML.
+
+    Files written to ``out_dir``: ``customers.csv`` (one row per customer, UTF-8 with
+    BOM), ``segments.csv``, ``cohort_repurchase.csv`` (cumulative rates, tidy),
+    ``cohort_revenue.csv``, PNG charts and ``report.html`` (self-contained).
+
+    Churn risk uses the MBG/NBD model, because plain BG/NBD scores every one-time
+    buyer as certainly alive, which would hide most lapsed customers from a manager.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Canonical orders (validated here if needed). Not modified.
+    out_dir : str or Path
+        Output folder, created if missing.
+    as_of : date-like, optional
+        Analysis date; default the last order date.
+    sleep_after : int, default 90
+        Days without an order after which a member counts as sleeping.
+    horizon_months, monthly_discount_rate, margin_rate
+        Passed to :func:`crm_analytics.ltv.predict_ltv`.
+    n_segments : int, optional
+        Number of KMeans segments; default chosen by silhouette.
+    progress : bool, default True
+        Show a progress bar on stderr.
+    source_name : str
+        Shown in the page subtitle.
+
+    Returns
+    -------
+    ReportResult
+    """
+    orders = ensure_orders(orders)
+    as_of_ts = orders["order_date"].max().normalize() if as_of is None else to_day(as_of, "as_of")
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CrmDataError(f"Cannot create the output folder {out}: {exc}.") from exc
+    files: list[Path] = []
+    notes: list[str] = []
+    bar = tqdm(total=len(_STEPS), disable=not progress, desc="crm-analytics report",
+               unit="step", leave=False)
+
+    def step(name: str) -> None:
+        bar.set_postfix_str(name)
+        bar.update(1)
+
+    summary = customer_summary(orders, as_of=as_of_ts, time_unit="W")
+    step("summary")
+
+    cum = cohort_repurchase(orders, period="M", how="cumulative", as_of=as_of_ts)
+    revenue = cohort_revenue(orders, period="M", as_of=as_of_ts)
+    rate = repurchase_rate(orders, as_of=as_of_ts)
+    step("cohorts")
+
+    churn_model = fit_churn_model(summary, model="mbgnbd")
+    scores = churn_scores(churn_model, summary, horizon=90)
+    step("churn")
+
+    spend_model = fit_spend_model(summary)
+    ltv = predict_ltv(summary, churn_model, spend_model, horizon_months=horizon_months,
+                      monthly_discount_rate=monthly_discount_rate, margin_rate=margin_rate)
+    step("ltv")
+
+    segments = kmeans_segments(summary, n_clusters=n_segments)
+    step("segments")
+
+    status = member_status(orders, as_of=as_of_ts, sleep_after=sleep_after)
+    flow_start = max(orders["order_date"].min().normalize(), as_of_ts - pd.Timedelta(days=364))
+    flow = sleeping_flow(orders, start=flow_start, end=as_of_ts, sleep_after=sleep_after)
+    step("sleeping")
+
+    status_cols = ["customer_id", "status", "quality", "sleep_date"]
+    customers = (
+        summary.merge(scores, on="customer_id", how="left", validate="one_to_one")
+        .merge(ltv.rename(columns={"expected_orders": f"expected_orders_{horizon_months}m"}),
+               on="customer_id", how="left", validate="one_to_one")
+        .merge(segments.assignments[["customer_id", "segment", "segment_name"]],
+               on="customer_id", how="left", validate="one_to_one")
+        .merge(status[[c for c in status_cols if c in status.columns]],
+               on="customer_id", how="left", validate="one_to_one")
+    )
+    if len(customers) != len(summary):  # pragma: no cover - guarded by validate=
+        raise CrmDataError("Internal error: customers were lost while joining results.")
+    customers_path = export_segments(customers, out / "customers.csv")
+    segments_path = export_segments(segments, out / "segments.csv",
+                                    extra=[summary, scores, ltv[["customer_id", "ltv"]]])
+    files += [customers_path, segments_path]
+    for name, table in (("cohort_repurchase.csv", cum), ("cohort_revenue.csv", revenue),
+                        ("segment_profiles.csv", segments.profiles)):
+        table.to_csv(out / name, index=False, encoding="utf-8-sig")
+        files.append(out / name)
+    step("files")
+
+    currency = "yuan"
+    value_label = "margin" if ("margin" in orders.columns or margin_rate) else "revenue"
+    counts = status["status"].value_counts()
+    headline = {
+        "Customers": f"{len(summary):,}",
+        "Orders": f"{len(orders[orders['order_date'] < as_of_ts + pd.Timedelta(days=1)]):,}",
+        "Repurchase rate (bought again)": f"{rate.rate:.1%}",
+        "Active members": f"{int(counts.get('active', 0) + counts.get('pre_sleep', 0)):,}",
+        f"Sleeping members (>= {sleep_after} days)":
+            f"{int(counts.get('sleeping', 0) + counts.get('given_up', 0)):,}",
+        f"Predicted {horizon_months}-month value ({value_label}, discounted)":
+            f"{ltv['ltv'].sum():,.0f} {currency}",
+    }
+    pngs = {
+        "cohort_heatmap.png": plot_cohort_heatmap(cum, value="rate"),
+        "repurchase_curves.png": plot_repurchase_curves(cum),
+        "segment_profiles.png": plot_segment_profiles(segments),
+        "segment_sizes.png": plot_segment_sizes(segments),
+        "churn_risk.png": plot_churn_risk(scores),
+        "ltv_distribution.png": plot_ltv_distribution(ltv, log_scale=True, currency=currency),
+        "member_status.png": plot_member_status(status),
+        "sleeping_flow.png": plot_sleeping_flow(flow),
+    }
+    img = {name: _save(_png(ax), out / name, files) for name, ax in pngs.items()}
+    risk_table = (scores["churn_risk"].value_counts().rename_axis("churn_risk")
+                  .reset_index(name="customers"))
+    sections = [
+        ReportSection(
+            "Repurchase by first-order month (cohorts)",
+            text="Share of each month's new customers who bought again within k months. "
+                 "Blank cells have not fully elapsed yet.",
+            images=[img["cohort_heatmap.png"], img["repurchase_curves.png"]],
+        ),
+        ReportSection(
+            "Customer segments",
+            text=f"KMeans on recency, frequency and spend; {segments.k} segments chosen "
+                 "by silhouette." if n_segments is None else f"{segments.k} KMeans segments.",
+            images=[img["segment_profiles.png"], img["segment_sizes.png"]],
+            tables=[segments.profiles],
+        ),
+        ReportSection(
+            "Churn risk",
+            text="P(alive) from the MBG/NBD model; high risk = P(alive) below 0.5.",
+            images=[img["churn_risk.png"]],
+            tables=[risk_table],
+        ),
+        ReportSection(
+            f"Predicted {horizon_months}-month customer value",
+            text=f"BG/NBD + Gamma-Gamma, discounted {monthly_discount_rate:.1%} per month.",
+            images=[img["ltv_distribution.png"]],
+        ),
+        ReportSection(
+            "Sleeping members (沉睡会员)",
+            text=f"A member sleeps after {sleep_after} days without an order.",
+            images=[img["member_status.png"], img["sleeping_flow.png"]],
+        ),
+    ]
+    html_path = render_html(
+        out / "report.html",
+        title="Customer retention report / 客户复购与留存报告",
+        subtitle=f"{source_name} — as of {as_of_ts.date()}",
+        headline=headline,
+        sections=sections,
+    )
+    files.append(html_path)
+    step("html")
+    bar.close()
+    return ReportResult(out_dir=out, html_path=html_path, files=files, headline=headline,
+                        customers=customers, notes=notes)
