@@ -100,6 +100,9 @@ def main() -> None:
     t0 = time.perf_counter()
     shop = simulate_shop(args.customers, seed=args.seed, params={"campaigns": []})
     summary = customer_summary(shop.orders, as_of=shop.end)
+    # lifetimes values revenue: leave the margins out so both LTVs are in revenue
+    summary = summary.drop(columns="total_margin")
+    assert summary.attrs["time_unit"] == "D"
     print(f"{args.customers:,} customers, {len(shop.orders):,} orders, summary in "
           f"{time.perf_counter() - t0:.1f} s; repeat customers: "
           f"{int((summary['frequency'] > 0).sum()):,}")

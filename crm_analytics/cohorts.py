@@ -30,8 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crm_analytics._checks import CrmDataError, to_day
+from crm_analytics._checks import CrmDataError
 from crm_analytics.orders import ensure_orders, order_days
+from crm_analytics.summary import _resolve_as_of
 
 __all__ = [
     "COHORT_PERIODS",
@@ -125,10 +126,7 @@ class _Orders:
 
 def _prepare(orders: pd.DataFrame, as_of: object, *, sort: bool = False) -> _Orders:
     orders = ensure_orders(orders)
-    if as_of is None:
-        as_of_ts = orders["order_date"].max().normalize()
-    else:
-        as_of_ts = to_day(as_of, "as_of")
+    as_of_ts = _resolve_as_of(orders, as_of)
     as_of_day = int((as_of_ts.to_datetime64().astype("datetime64[D]") - _EPOCH).astype(np.int64))
     days = order_days(orders)
     keep = days <= as_of_day
@@ -155,37 +153,43 @@ def _second_day(data: _Orders) -> np.ndarray:
     return second
 
 
-def _cohort_grid(data: _Orders, period: str):
-    """Cohort of each customer and the (cohort, k) cells to emit.
+@dataclass(frozen=True, eq=False)
+class _Grid:
+    """The cohort x period-index grid from the first cohort to the period of ``as_of``."""
 
-    Returns the cohort number of each customer (relative to the first cohort), the
-    number of cohort slots, the width ``K`` of the grid, the grid cells (flat indices
-    ``slot * K + k``) to emit in order, and the completeness of each emitted cell.
-    """
+    cohort: np.ndarray  # cohort slot of each customer (0 = the first cohort)
+    size: np.ndarray  # customers per cohort slot
+    width: int  # number of slots, and of period indices
+    cells: np.ndarray  # flat indices ``slot * width + k`` of the emitted cells, in order
+    complete: np.ndarray  # per emitted cell
+    first: int  # calendar period number of slot 0
+    period: str
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """``cohort``, ``period``, ``cohort_size`` and ``complete`` of the emitted cells."""
+        slot, k = np.divmod(self.cells, self.width)
+        return {
+            "cohort": _as_timestamps(_period_start(self.first + slot, self.period)),
+            "period": k.astype(np.int64),
+            "cohort_size": self.size[slot].astype(np.int64),
+            "complete": self.complete,
+        }
+
+
+def _cohort_grid(data: _Orders, period: str) -> _Grid:
     cohort_abs = _period_index(data.first_day, period)
-    c0 = int(cohort_abs.min())
+    first = int(cohort_abs.min())
     last = int(_period_index(np.array([data.as_of_day]), period)[0])
-    width = last - c0 + 1
-    cohort = cohort_abs - c0
+    width = last - first + 1
+    cohort = cohort_abs - first
     size = np.bincount(cohort, minlength=width)
     slot, k = np.divmod(np.arange(width * width), width)
+    # cohorts with customers; period indices up to the period holding as_of
     cells = np.flatnonzero((size[slot] > 0) & (slot + k <= width - 1))
-    # a cell is complete when the day after its period ends is on or before as_of + 1
-    next_start = _period_start(c0 + slot[cells] + k[cells] + 1, period)
+    # complete: the period ends on or before as_of, i.e. the next one starts by as_of + 1
+    next_start = _period_start(first + slot[cells] + k[cells] + 1, period)
     complete = next_start <= data.as_of_day + 1
-    return cohort, size, width, cells, complete, c0
-
-
-def _cohort_frame(
-    period: str, size: np.ndarray, width: int, cells: np.ndarray, complete: np.ndarray, c0: int
-) -> dict[str, np.ndarray]:
-    slot, k = np.divmod(cells, width)
-    return {
-        "cohort": _as_timestamps(_period_start(c0 + slot, period)),
-        "period": k.astype(np.int64),
-        "cohort_size": size[slot].astype(np.int64),
-        "complete": complete,
-    }
+    return _Grid(cohort, size, width, cells, complete, first, period)
 
 
 # --------------------------------------------------------------------------- cohorts
@@ -249,10 +253,11 @@ def cohort_repurchase(
     period = _check_period(period)
     how = _check_how(how)
     data = _prepare(orders, as_of)
-    cohort, size, width, cells, complete, c0 = _cohort_grid(data, period)
+    grid = _cohort_grid(data, period)
+    cohort, width = grid.cohort, grid.width
     repeat = data.repeat
     rep_codes = data.codes[repeat]
-    rep_k = _period_index(data.days[repeat], period) - (c0 + cohort[rep_codes])
+    rep_k = _period_index(data.days[repeat], period) - (grid.first + cohort[rep_codes])
     n_cells = width * width
     if how == "on":
         # distinct (customer, k) pairs: sort an integer key, keep the first of each run
@@ -270,8 +275,8 @@ def cohort_repurchase(
         has = first_k < width
         counts = np.bincount(cohort[has] * width + first_k[has], minlength=n_cells)
         counts = counts.reshape(width, width).cumsum(axis=1).ravel()
-    cols = _cohort_frame(period, size, width, cells, complete, c0)
-    customers = counts[cells].astype(np.int64)
+    cols = grid.columns()
+    customers = counts[grid.cells].astype(np.int64)
     result = pd.DataFrame(
         {
             "cohort": cols["cohort"],
@@ -330,13 +335,15 @@ def cohort_revenue(
     """
     period = _check_period(period)
     data = _prepare(orders, as_of)
-    cohort, size, width, cells, complete, c0 = _cohort_grid(data, period)
-    order_k = _period_index(data.days, period) - (c0 + cohort[data.codes])
+    grid = _cohort_grid(data, period)
+    cells, width = grid.cells, grid.width
+    order_cohort = grid.cohort[data.codes]
+    order_k = _period_index(data.days, period) - (grid.first + order_cohort)
     revenue = np.bincount(
-        cohort[data.codes] * width + order_k, weights=data.amount, minlength=width * width
+        order_cohort * width + order_k, weights=data.amount, minlength=width * width
     )
     cumulative = revenue.reshape(width, width).cumsum(axis=1).ravel()
-    cols = _cohort_frame(period, size, width, cells, complete, c0)
+    cols = grid.columns()
     result = pd.DataFrame(
         {
             "cohort": cols["cohort"],

@@ -1,0 +1,96 @@
+"""End-to-end tests of the command line: the report on the sample, bad files, exit codes."""
+
+import base64
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import pandas as pd
+import pytest
+
+from crm_analytics.cli import main
+from crm_analytics.datasets import sample_data_dir
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    assert main(["report", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_report_on_sample_writes_every_file(report_dir: Path) -> None:
+    for name in ("customers.csv", "segments.csv", "cohort_repurchase.csv", "cohort_revenue.csv",
+                 "report.html", "cohort_heatmap.png", "churn_risk.png", "sleeping_flow.png"):
+        assert (report_dir / name).stat().st_size > 0, name
+
+
+def test_report_customers_csv_has_every_customer_once(report_dir: Path) -> None:
+    orders = pd.read_csv(sample_data_dir() / "orders.csv", dtype={"customer_id": str})
+    customers = pd.read_csv(report_dir / "customers.csv", dtype={"customer_id": str},
+                            encoding="utf-8-sig")
+    assert customers["customer_id"].is_unique
+    assert set(customers["customer_id"]) == set(orders["customer_id"])
+    for col in ("p_alive", "ltv", "segment_name", "status", "churn_risk"):
+        assert customers[col].notna().all(), col
+    assert (report_dir / "customers.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_report_html_is_self_contained_and_images_decode(report_dir: Path) -> None:
+    page = (report_dir / "report.html").read_text(encoding="utf-8")
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) >= 6
+    for data in images:
+        pixels = mpimg.imread(io.BytesIO(base64.b64decode(data)), format="png")
+        assert pixels.shape[0] > 100 and pixels.shape[1] > 100
+    assert "http://" not in page and "https://" not in page
+    assert "Repurchase rate" in page and "沉睡会员" in page
+
+
+def test_validate_ok_prints_counts(capsys) -> None:
+    assert main(["validate", str(sample_data_dir() / "orders.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "5000 customers" in out.replace(",", "")
+
+
+def test_validate_bad_file_exits_1_without_traceback(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,order_id,order_date,amount\n1,a,2024-01-01,10\n"
+                   "2,b,not a date,5\n", encoding="utf-8")
+    assert main(["validate", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "order_date" in err and "not a date" in err
+    assert "Traceback" not in err
+
+
+def test_report_bad_file_exits_2(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("buyer,order_id,order_date,amount\n1,a,2024-01-01,10\n", encoding="utf-8")
+    assert main(["report", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "customer_id" in err and "buyer" in err and "Traceback" not in err
+
+
+def test_missing_file_exits_2(tmp_path: Path, capsys) -> None:
+    assert main(["segments", str(tmp_path / "nope.csv")]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+
+
+def test_segments_command_writes_csv(tmp_path: Path) -> None:
+    out = tmp_path / "seg.csv"
+    assert main(["segments", str(sample_data_dir() / "orders.csv"), "--out", str(out),
+                 "--k", "4"]) == 0
+    seg = pd.read_csv(out, dtype={"customer_id": str}, encoding="utf-8-sig")
+    assert seg["customer_id"].is_unique and seg["segment"].nunique() == 4
+
+
+def test_console_entry_point_runs_as_module(tmp_path: Path) -> None:
+    bad = tmp_path / "empty.csv"
+    bad.write_text("customer_id,order_id,order_date,amount\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "crm_analytics", "validate", str(bad)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "empty" in proc.stderr and "Traceback" not in proc.stderr
