@@ -111,6 +111,19 @@ def plot_cohort_heatmap(
     -------
     matplotlib.axes.Axes
         Incomplete cells (``complete`` False) and cells after ``as_of`` are blank.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from crm_analytics.cohorts import cohort_repurchase
+    >>> orders = pd.DataFrame({"customer_id": ["a", "a", "b"], "order_id": ["1", "2", "3"],
+    ...     "order_date": pd.to_datetime(["2024-01-05", "2024-02-10", "2024-02-20"]),
+    ...     "amount": [10.0, 20.0, 15.0]})
+    >>> ax = plot_cohort_heatmap(cohort_repurchase(orders, as_of="2024-02-29"))
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('Months since first order', 'Cohort (first-order month)')
+    >>> plt.close(ax.figure)
     """
     table = _checked(table, value, "plot_cohort_heatmap")
     period = _period_of(table)
@@ -136,7 +149,8 @@ def plot_cohort_heatmap(
         "cmap": cmap,
         "vmin": 0,
         "mask": np.isnan(values),
-        "linewidths": 0.5,
+        "linewidths": 0.5 if max(grid.shape) <= 2 * _ANNOTATE_MAX else 0.0,
+        "xticklabels": max(1, int(np.ceil(grid.shape[1] / 26))),  # every n-th label
         "linecolor": "white",
         "cbar_kws": {"label": _VALUE_LABELS.get(value, value)},
     }
@@ -192,6 +206,20 @@ def plot_repurchase_curves(
     matplotlib.axes.Axes
         Only complete cells are drawn, so the last, still-growing period of each
         cohort never shows as a drop.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from crm_analytics.cohorts import cohort_repurchase
+    >>> orders = pd.DataFrame({"customer_id": ["a", "a", "b"], "order_id": ["1", "2", "3"],
+    ...     "order_date": pd.to_datetime(["2024-01-05", "2024-02-10", "2024-02-20"]),
+    ...     "amount": [10.0, 20.0, 15.0]})
+    >>> table = cohort_repurchase(orders, how="cumulative", as_of="2024-02-29")
+    >>> ax = plot_repurchase_curves(table)
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['2024-01', '2024-02']
+    >>> plt.close(ax.figure)
     """
     table = _checked(table, value, "plot_repurchase_curves")
     period = _period_of(table)

@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 
 from crm_analytics._checks import CrmDataError, require_columns
 from crm_analytics.segments import SegmentationResult, segment_profiles
@@ -203,8 +204,9 @@ def plot_segment_profiles(
             ax.bar_label(bars, labels=[_fmt(m) for m in means], fontsize=7, padding=1,
                          rotation=90 if n_seg > 4 else 0)
         name, unit = _column_label(col, lang)
-        ticks.append(f"{name}\n" + _text(f"all: {_fmt(overall)} {unit}".rstrip(),
-                                          f"全体均值 {_fmt(overall)}", lang, sep=" | "))
+        unit = "" if unit in ("money", "orders") else f" {unit}"
+        head = {"en": "all", "zh": "全体"}.get(lang, "all / 全体")
+        ticks.append(f"{name}\n{head}: {_fmt(overall)}{unit}")
     ax.axhline(1.0, color="0.3", linestyle="--", linewidth=1)
     ax.set_xticks(x, ticks, fontfamily=family)
     ax.set_ylabel(_text("segment mean ÷ mean of all customers (×)",
@@ -213,7 +215,8 @@ def plot_segment_profiles(
     ax.margins(y=0.15)
     ax.legend(prop={"family": family, "size": 8}, loc="upper left",
               bbox_to_anchor=(1.01, 1.0), frameon=False,
-              title=_text("segment", "分群", lang, sep=" / "))
+              title=_text("segment", "分群", lang, sep=" / "),
+              title_fontproperties={"family": family, "size": 9})
     ax.spines[["top", "right"]].set_visible(False)
     return ax
 
@@ -321,18 +324,25 @@ def plot_segment_scatter(
         ys = ys * np.exp(rng.uniform(-0.12, 0.12, len(ys)))
     labels = _segment_labels(prof, lang, sep=" / ")
     colors = _colors(len(prof))
-    seg = data["segment"].to_numpy()
-    for value, label, color in zip(prof["segment"], labels, colors, strict=True):
-        mask = seg == value
-        ax.scatter(xs[mask], ys[mask], s=6, alpha=0.5, color=color, label=label,
-                   linewidths=0)
+    # One scatter in a seeded random order, so overlapping segments stay visible.
+    code = pd.Index(prof["segment"]).get_indexer(data["segment"])
+    shuffle = rng.permutation(len(code))
+    ax.scatter(xs[shuffle], ys[shuffle], s=6, alpha=0.5, linewidths=0,
+               c=np.array(colors)[code[shuffle]])
+    for label, color in zip(labels, colors, strict=True):
+        ax.scatter([], [], s=6, color=color, label=label)
     if log_y:
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
     xl, xu = _column_label(x, lang)
     yl, yu = _column_label(y, lang)
+    yu = ", ".join(u for u in (yu if yu not in ("orders", "money") else "",
+                               "log scale" if log_y else "") if u)
+    xu = xu if xu not in ("orders", "money") else ""
     ax.set_xlabel(f"{xl} ({xu})" if xu else xl, fontfamily=family)
-    ax.set_ylabel(f"{yl} ({yu}{', log scale' if log_y else ''})" if yu else yl,
-                  fontfamily=family)
+    ax.set_ylabel(f"{yl} ({yu})" if yu else yl, fontfamily=family)
     title = _text("Customers by segment", "各分群客户分布", lang, sep=" / ")
     if rows is not None:
         title += f" ({max_points:,} of {n:,})"

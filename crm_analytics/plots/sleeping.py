@@ -10,6 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import dates as mdates
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
@@ -95,10 +96,14 @@ def plot_sleeping_flow(
     right.set_ylabel("members per day (count)", fontfamily=_family())
     right.set_ylim(bottom=0)
     ax.set_ylim(bottom=0)
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     _label(ax, title=title, xlabel="date", ylabel="members (count)")
     handles = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
-    ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left",
+    ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper center",
+              bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False,
               prop={"family": _family(), "size": 8})
     return ax
 
@@ -129,6 +134,9 @@ def plot_sleepers_by_quality(
         raise CrmDataError("No member is asleep on this as_of, so there is nothing to plot.")
     groups = asleep.groupby([asleep["quality"].astype(str), asleep["status"].astype(str)])
     table = groups["total_amount"].agg(["size", "sum"]).reset_index()
+    order = {"sleeping": 0, "given_up": 1}
+    table = table.sort_values(["quality", "status"], key=lambda c: c.map(order).fillna(c)
+                              if c.name == "status" else c).reset_index(drop=True)
     table["share_members"] = table["size"] / table["size"].sum()
     total = table["sum"].sum()
     table["share_amount"] = table["sum"] / total if total else 0.0
@@ -192,7 +200,7 @@ def plot_reactivation(
         ax.scatter(done["window_days"], done["reactivation_rate"], s=14, color="#7f8fa6",
                    alpha=0.6, label="monthly cohorts (complete windows)", zorder=3)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlim(0, curve["days_since_asleep"].max())
+    ax.set_xlim(0, curve["days_since_asleep"].max() * 1.04)
     ax.set_ylim(bottom=0)
     _label(ax, title=title, xlabel="days since falling asleep",
            ylabel="ordered again (% of sleepers)")

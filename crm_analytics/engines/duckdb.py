@@ -1,0 +1,121 @@
+"""Run the order reductions on DuckDB: embedded, out-of-core, on Parquet or a relation.
+
+Sources accepted (``orders``):
+
+- a Parquet path, glob or list of them (``str`` or :class:`pathlib.Path`): read with
+  ``read_parquet`` in a private connection whose ``memory_limit``, ``temp_directory``
+  and ``threads`` are the parameters given, so an order set larger than memory
+  spills to disk instead of failing;
+- a ``duckdb.DuckDBPyRelation`` (any query, file or table of the user's connection;
+  that connection's settings apply);
+- a table or view name together with ``connection=``;
+- a pandas DataFrame (registered in a private connection; mostly for testing).
+
+The SQL itself lives in :mod:`crm_analytics.engines.sql`, shared with Spark.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from crm_analytics._checks import CrmDataError
+
+__all__ = ["DuckDBRunner", "is_duckdb_source", "runner"]
+
+_VIEW = "crm_orders"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _is_path(obj: object) -> bool:
+    if isinstance(obj, str | os.PathLike):
+        return True
+    return (isinstance(obj, Sequence) and not isinstance(obj, str) and len(obj) > 0
+            and all(isinstance(p, str | os.PathLike) for p in obj))
+
+
+def is_duckdb_source(obj: object) -> bool:
+    """True for a DuckDB relation or a Parquet path / glob / list of paths."""
+    return isinstance(obj, duckdb.DuckDBPyRelation) or _is_path(obj)
+
+
+class DuckDBRunner:
+    """Runs the shared SQL on one order source (see the module docstring)."""
+
+    dialect = "duckdb"
+
+    def __init__(
+        self,
+        orders: object,
+        *,
+        connection: duckdb.DuckDBPyConnection | None = None,
+        memory_limit: str | None = None,
+        temp_directory: str | os.PathLike | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self._relation = None
+        self._con = connection
+        if isinstance(orders, duckdb.DuckDBPyRelation):
+            self._relation = orders
+            self._src = _VIEW
+            self.columns = list(orders.columns)
+            return
+        if self._con is None:
+            config = {}
+            if memory_limit is not None:
+                config["memory_limit"] = str(memory_limit)
+            if temp_directory is not None:
+                config["temp_directory"] = str(temp_directory)
+            if threads is not None:
+                config["threads"] = int(threads)
+            self._con = duckdb.connect(config=config)
+        if isinstance(orders, pd.DataFrame):
+            self._con.register(_VIEW, orders)
+            self._src = _VIEW
+        elif connection is not None and isinstance(orders, str):
+            self._src = orders  # a table or view of the given connection
+        elif _is_path(orders):
+            paths = [orders] if isinstance(orders, str | os.PathLike) else list(orders)
+            self._src = "read_parquet([" + ", ".join(_quote(os.fspath(p)) for p in paths) + "])"
+            self._check_paths(paths)
+        else:
+            raise CrmDataError(
+                "orders must be a pandas DataFrame, a DuckDB relation, a Parquet path, glob "
+                f"or list of paths, or a table name with connection=. Got {type(orders).__name__}."
+            )
+        try:
+            self.columns = list(self._con.sql(f"SELECT * FROM {self._src} LIMIT 0").columns)
+        except duckdb.Error as exc:
+            raise CrmDataError(f"DuckDB cannot read the order source {self._src}: {exc}") from exc
+
+    @staticmethod
+    def _check_paths(paths: list) -> None:
+        import glob
+
+        missing = [os.fspath(p) for p in paths
+                   if not glob.has_magic(os.fspath(p)) and not Path(p).exists()]
+        if missing:
+            raise CrmDataError(f"Parquet file(s) not found: {missing[:5]}. Check the path(s).")
+
+    def native(self, query: str) -> duckdb.DuckDBPyRelation:
+        """The query as a lazy DuckDB relation."""
+        query = query.replace("{src}", self._src)
+        if self._relation is not None:
+            return self._relation.query(_VIEW, query)
+        return self._con.sql(query)
+
+    def fetch(self, query: str) -> pd.DataFrame:
+        """The query's result as pandas."""
+        return self.native(query).df()
+
+
+def runner(orders: object, **options: object) -> DuckDBRunner:
+    """A :class:`DuckDBRunner` for ``orders`` with the given connection options."""
+    return DuckDBRunner(orders, **options)

@@ -1,0 +1,505 @@
+"""The order reductions written once, as SQL that runs on DuckDB and on Spark SQL.
+
+Each reduction here is one SQL text plus a small pandas step that shapes the (small)
+aggregated answer into exactly the table the pandas function returns. Engines
+(:mod:`crm_analytics.engines.duckdb`, :mod:`crm_analytics.engines.spark`) only say how
+to run a query: they implement the :class:`Runner` protocol. The only dialect
+differences are two snippets (a date to its day number and back), in :data:`DIALECTS`.
+
+Days are handled as integer day numbers (days since 1970-01-01) inside SQL, so no
+timezone or timestamp-unit conversion can shift a date between engines; dates are made
+from them in numpy at the end.
+
+Semantics are those of the pandas functions: :func:`crm_analytics.summary.customer_summary`,
+:func:`crm_analytics.cohorts.cohort_repurchase` / :func:`~crm_analytics.cohorts.cohort_revenue`,
+:func:`crm_analytics.sleeping.sleeping_flow` and the per-member outcomes of
+:func:`crm_analytics.campaigns.campaign_lift`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from crm_analytics._checks import CrmDataError, check_time_unit, to_day
+from crm_analytics.cohorts import _check_how, _check_period, _period_start
+from crm_analytics.orders import EXCLUDED_STATUSES
+from crm_analytics.sleeping import _NEVER, _check_sleep
+
+__all__ = [
+    "DIALECTS",
+    "Runner",
+    "campaign_outcomes",
+    "cohort_repurchase",
+    "cohort_revenue",
+    "customer_summary",
+    "customer_summary_sql",
+    "sleeping_flow",
+]
+
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+#: Dialect snippets: ``day`` turns a timestamp/date expression into its day number,
+#: ``date`` a day number into a timestamp (only used for engine-native output).
+DIALECTS = {
+    "duckdb": {
+        "day": "(CAST(CAST({x} AS TIMESTAMP) AS DATE) - DATE '1970-01-01')",
+        "date": "CAST(DATE '1970-01-01' + CAST({x} AS INTEGER) AS TIMESTAMP)",
+    },
+    "spark": {
+        "day": "unix_date(CAST(CAST({x} AS TIMESTAMP) AS DATE))",
+        "date": "CAST(date_from_unix_date(CAST({x} AS INT)) AS TIMESTAMP)",
+    },
+}
+
+
+class Runner(Protocol):
+    """What an engine provides: its dialect, the source's columns and a way to query.
+
+    ``{src}`` in a query stands for the order source (a table, view or table function).
+    """
+
+    dialect: str
+    columns: list[str]
+
+    def fetch(self, query: str) -> pd.DataFrame:
+        """Run ``query`` and return its (small) result as pandas."""
+
+    def native(self, query: str) -> object:
+        """Run ``query`` lazily and return the engine's own table (relation, DataFrame)."""
+
+
+# --------------------------------------------------------------------------- helpers
+def _day(runner: Runner, expr: str) -> str:
+    return DIALECTS[runner.dialect]["day"].format(x=expr)
+
+
+def _check_source(runner: Runner, required=("customer_id", "order_date", "amount")) -> None:
+    cols = [c.lower() for c in runner.columns]
+    missing = [c for c in required if c not in cols]
+    if missing:
+        raise CrmDataError(
+            f"The order source is missing column(s) {missing}; it has {runner.columns}. "
+            "Rename the columns to the canonical names (customer_id, order_id, order_date, "
+            "amount, margin) in the query or file that makes the source."
+        )
+
+
+def _has(runner: Runner, col: str) -> bool:
+    return col in [c.lower() for c in runner.columns]
+
+
+def _orders_cte(runner: Runner, *, as_of_day: int | None = None, margin: bool = False) -> str:
+    """``o``: customer_id (text), day (day number), amount [, margin] of kept orders.
+
+    Orders with an excluded status (cancelled, refunded, ... as in
+    :func:`crm_analytics.validate_orders`) and, with ``as_of_day``, orders after it are
+    left out.
+    """
+    day = _day(runner, "order_date")
+    where = []
+    if as_of_day is not None:
+        where.append(f"{day} <= {int(as_of_day)}")
+    if _has(runner, "status"):
+        statuses = ", ".join("'" + s.replace("'", "''") + "'" for s in sorted(EXCLUDED_STATUSES))
+        where.append(f"LOWER(TRIM(COALESCE(CAST(status AS STRING), ''))) NOT IN ({statuses})")
+    margin_col = ", CAST(margin AS DOUBLE) AS margin" if margin else ""
+    return (
+        f"o AS (SELECT CAST(customer_id AS STRING) AS customer_id, {day} AS day, "
+        f"CAST(amount AS DOUBLE) AS amount{margin_col} FROM {{src}}"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + ")"
+    )
+
+
+def check_orders(runner: Runner) -> None:
+    """Raise :class:`CrmDataError` when a required column has missing values."""
+    _check_source(runner)
+    counts = runner.fetch(
+        "SELECT COUNT(*) AS n_rows, "
+        "SUM(CASE WHEN customer_id IS NULL THEN 1 ELSE 0 END) AS customer_id, "
+        "SUM(CASE WHEN order_date IS NULL THEN 1 ELSE 0 END) AS order_date, "
+        "SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS amount FROM {src}"
+    ).iloc[0]
+    if int(counts["n_rows"]) == 0:
+        raise CrmDataError("The order source has no rows. Check the path, glob or query.")
+    bad = {c: int(counts[c]) for c in ("customer_id", "order_date", "amount") if counts[c] > 0}
+    if bad:
+        raise CrmDataError(
+            f"The order source has missing values: {bad} rows per column (of "
+            f"{int(counts['n_rows'])}). Filter or fill them in the query that makes the "
+            "source, or load the orders with crm_analytics.validate_orders to see examples."
+        )
+
+
+def _last_day(runner: Runner) -> int:
+    value = runner.fetch(f"WITH {_orders_cte(runner)} SELECT MAX(day) AS d FROM o").iloc[0, 0]
+    if value is None or pd.isna(value):
+        raise CrmDataError("The order source has no rows with an order_date.")
+    return int(value)
+
+
+def _first_day(runner: Runner) -> int:
+    return int(runner.fetch(f"WITH {_orders_cte(runner)} SELECT MIN(day) AS d FROM o").iloc[0, 0])
+
+
+def _resolve(runner: Runner, value: object, name: str) -> tuple[pd.Timestamp, int]:
+    if value is None:
+        day = _last_day(runner)
+        return pd.Timestamp(_EPOCH + day), day
+    ts = to_day(value, name)
+    return ts, int((ts.to_datetime64().astype("datetime64[D]") - _EPOCH).astype(np.int64))
+
+
+def _dates(day_numbers) -> np.ndarray:
+    return (np.asarray(day_numbers, dtype=np.int64) + _EPOCH).astype("datetime64[ns]")
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype("str")
+
+
+# --------------------------------------------------------------------------- summary
+def customer_summary_sql(
+    runner: Runner, *, as_of_day: int, unit_days: float, margin: bool, dates: bool = False
+) -> str:
+    """The per-customer summary query (day numbers, or timestamps with ``dates``)."""
+    margin_occ = ", SUM(margin) AS margin" if margin else ""
+    margin_out = "SUM(margin) AS total_margin, " if margin else ""
+    if dates:
+        fmt = DIALECTS[runner.dialect]["date"]
+        first = fmt.format(x="MIN(day)") + " AS first_order"
+        last = fmt.format(x="MAX(day)") + " AS last_order"
+    else:
+        first, last = "MIN(day) AS first_day", "MAX(day) AS last_day"
+    a = int(as_of_day)
+    return f"""
+WITH {_orders_cte(runner, as_of_day=a, margin=margin)},
+occ AS (
+  SELECT customer_id, day, SUM(amount) AS amount, COUNT(*) AS n{margin_occ}
+  FROM o GROUP BY customer_id, day
+)
+SELECT customer_id, {first}, {last},
+  SUM(n) AS n_orders,
+  COUNT(*) - 1 AS frequency,
+  CAST(MAX(day) - MIN(day) AS DOUBLE) / {unit_days!r} AS recency,
+  CAST({a} - MIN(day) AS DOUBLE) / {unit_days!r} AS T,
+  CASE WHEN COUNT(*) > 1
+       THEN (SUM(amount) - MIN_BY(amount, day)) / CAST(COUNT(*) - 1 AS DOUBLE)
+       ELSE CAST(0.0 AS DOUBLE) END AS monetary_value,
+  SUM(amount) AS total_amount,
+  SUM(amount) / CAST(SUM(n) AS DOUBLE) AS avg_order_value,
+  {margin_out}CAST({a} - MAX(day) AS BIGINT) AS days_since_last_order
+FROM occ GROUP BY customer_id ORDER BY customer_id
+"""
+
+
+def customer_summary(
+    runner: Runner, *, as_of: object = None, time_unit: str = "D", output: str = "pandas"
+):
+    """Per-customer summary; see :func:`crm_analytics.engines.customer_summary`."""
+    unit_days = check_time_unit(time_unit)
+    if output not in ("pandas", "native"):
+        raise CrmDataError(f"The 'output' parameter must be 'pandas' or 'native'. Got {output!r}.")
+    check_orders(runner)
+    as_of_ts, as_of_day = _resolve(runner, as_of, "as_of")
+    if _first_day(runner) > as_of_day:
+        raise CrmDataError(
+            f"No order is on or before as_of={as_of_ts.date()}. Use a later as_of."
+        )
+    margin = _has(runner, "margin")
+    query = customer_summary_sql(runner, as_of_day=as_of_day, unit_days=unit_days,
+                                 margin=margin, dates=output == "native")
+    if output == "native":
+        return runner.native(query)
+    raw = runner.fetch(query)
+    cols = {
+        "customer_id": _text(raw["customer_id"]).to_numpy(),
+        "first_order": _dates(raw["first_day"]),
+        "last_order": _dates(raw["last_day"]),
+    }
+    for c in ("n_orders", "frequency"):
+        cols[c] = raw[c].to_numpy(dtype=np.int64)
+    for c in ("recency", "T", "monetary_value", "total_amount", "avg_order_value"):
+        cols[c] = raw[c].to_numpy(dtype=float)
+    if margin:
+        cols["total_margin"] = raw["total_margin"].to_numpy(dtype=float)
+    cols["days_since_last_order"] = raw["days_since_last_order"].to_numpy(dtype=np.int64)
+    result = pd.DataFrame(cols)
+    result["customer_id"] = _text(result["customer_id"])
+    result.attrs = {"time_unit": time_unit, "as_of": as_of_ts}
+    return result
+
+
+# --------------------------------------------------------------------------- cohorts
+def _period_sql(runner: Runner, period: str) -> str:
+    """Calendar period number of ``order_date`` (as :func:`cohorts._period_index`)."""
+    if period == "W":  # 1970-01-01 is a Thursday; weeks start on Monday
+        return f"CAST(FLOOR(({_day(runner, 'order_date')} + 3) / 7.0) AS BIGINT)"
+    d = "CAST(CAST(order_date AS TIMESTAMP) AS DATE)"
+    months = f"((YEAR({d}) - 1970) * 12 + MONTH({d}) - 1)"
+    return months if period == "M" else f"CAST(FLOOR({months} / 3.0) AS BIGINT)"
+
+
+def _cohort_counts(runner: Runner, period: str, as_of_day: int) -> pd.DataFrame:
+    """Long table ``kind, cohort_p, k, n, revenue`` (sizes, on, first repeat, revenue)."""
+    day = _day(runner, "order_date")
+    status = ""
+    if _has(runner, "status"):
+        statuses = ", ".join("'" + s.replace("'", "''") + "'" for s in sorted(EXCLUDED_STATUSES))
+        status = f" AND LOWER(TRIM(COALESCE(CAST(status AS STRING), ''))) NOT IN ({statuses})"
+    query = f"""
+WITH cp AS (
+  SELECT CAST(customer_id AS STRING) AS customer_id, {_period_sql(runner, period)} AS p,
+         MIN({day}) AS min_day, MAX({day}) AS max_day, SUM(CAST(amount AS DOUBLE)) AS amount
+  FROM {{src}} WHERE {day} <= {int(as_of_day)}{status}
+  GROUP BY 1, 2
+),
+c AS (
+  SELECT customer_id, p, max_day, amount,
+         MIN(min_day) OVER (PARTITION BY customer_id) AS first_day,
+         MIN(p) OVER (PARTITION BY customer_id) AS cohort_p
+  FROM cp
+),
+r AS (
+  SELECT customer_id, cohort_p, MIN(p - cohort_p) AS k FROM c
+  WHERE max_day > first_day GROUP BY customer_id, cohort_p
+)
+SELECT 'size' AS kind, cohort_p, CAST(0 AS BIGINT) AS k, COUNT(*) AS n,
+       CAST(0.0 AS DOUBLE) AS revenue FROM c WHERE p = cohort_p GROUP BY cohort_p
+UNION ALL
+SELECT 'on', cohort_p, p - cohort_p, COUNT(*), SUM(amount) FROM c
+  WHERE max_day > first_day GROUP BY cohort_p, p - cohort_p
+UNION ALL
+SELECT 'first', cohort_p, k, COUNT(*), CAST(0.0 AS DOUBLE) FROM r GROUP BY cohort_p, k
+UNION ALL
+SELECT 'revenue', cohort_p, p - cohort_p, COUNT(*), SUM(amount) FROM c
+  GROUP BY cohort_p, p - cohort_p
+"""
+    return runner.fetch(query)
+
+
+def _grid(counts: pd.DataFrame, period: str, as_of_day: int):
+    """Cohort x k grid (as :func:`cohorts._cohort_grid`): cells, sizes, complete flags."""
+    from crm_analytics.cohorts import _period_index
+
+    sizes = counts[counts["kind"] == "size"]
+    first = int(sizes["cohort_p"].min())
+    last = int(_period_index(np.array([as_of_day]), period)[0])
+    width = last - first + 1
+    size = np.zeros(width, dtype=np.int64)
+    size[sizes["cohort_p"].to_numpy(dtype=np.int64) - first] = sizes["n"].to_numpy(np.int64)
+    slot, k = np.divmod(np.arange(width * width), width)
+    cells = np.flatnonzero((size[slot] > 0) & (slot + k <= width - 1))
+    next_start = _period_start(first + slot[cells] + k[cells] + 1, period)
+    complete = next_start <= as_of_day + 1
+    return first, width, size, cells, complete
+
+
+def _flat(counts: pd.DataFrame, kind: str, col: str, first: int, width: int) -> np.ndarray:
+    part = counts[counts["kind"] == kind]
+    flat = np.zeros(width * width, dtype=float if col == "revenue" else np.int64)
+    idx = (part["cohort_p"].to_numpy(np.int64) - first) * width + part["k"].to_numpy(np.int64)
+    flat[idx] = part[col].to_numpy(dtype=flat.dtype)
+    return flat
+
+
+def _cohort_prepare(runner: Runner, period: str, as_of: object):
+    _check_period(period)
+    check_orders(runner)
+    as_of_ts, as_of_day = _resolve(runner, as_of, "as_of")
+    if _first_day(runner) > as_of_day:
+        raise CrmDataError(
+            f"No order is on or before as_of={as_of_ts.date()}. Use a later as_of."
+        )
+    counts = _cohort_counts(runner, period, as_of_day)
+    return as_of_ts, counts, _grid(counts, period, as_of_day)
+
+
+def _grid_columns(first, width, size, cells, complete, period) -> dict[str, np.ndarray]:
+    slot, k = np.divmod(cells, width)
+    return {
+        "cohort": _dates(_period_start(first + slot, period)),
+        "period": k.astype(np.int64),
+        "cohort_size": size[slot].astype(np.int64),
+    }
+
+
+def cohort_repurchase(runner: Runner, *, period: str = "M", how: str = "on", as_of=None):
+    """Cohort repurchase table; see :func:`crm_analytics.engines.cohort_repurchase`."""
+    _check_how(how)
+    as_of_ts, counts, (first, width, size, cells, complete) = _cohort_prepare(
+        runner, period, as_of)
+    if how == "on":
+        flat = _flat(counts, "on", "n", first, width)
+    else:
+        flat = _flat(counts, "first", "n", first, width).reshape(width, width)
+        flat = flat.cumsum(axis=1).ravel()
+    cols = _grid_columns(first, width, size, cells, complete, period)
+    customers = flat[cells].astype(np.int64)
+    result = pd.DataFrame({**cols, "customers": customers,
+                           "rate": customers / cols["cohort_size"], "complete": complete})
+    result.attrs = {"period": period, "how": how, "as_of": as_of_ts}
+    return result
+
+
+def cohort_revenue(runner: Runner, *, period: str = "M", as_of=None):
+    """Cohort revenue table; see :func:`crm_analytics.cohorts.cohort_revenue`."""
+    as_of_ts, counts, (first, width, size, cells, complete) = _cohort_prepare(
+        runner, period, as_of)
+    revenue = _flat(counts, "revenue", "revenue", first, width)
+    cumulative = revenue.reshape(width, width).cumsum(axis=1).ravel()
+    cols = _grid_columns(first, width, size, cells, complete, period)
+    result = pd.DataFrame({
+        **cols,
+        "revenue": revenue[cells],
+        "revenue_per_customer": revenue[cells] / cols["cohort_size"],
+        "cumulative_revenue_per_customer": cumulative[cells] / cols["cohort_size"],
+        "complete": complete,
+    })
+    result.attrs = {"period": period, "as_of": as_of_ts}
+    return result
+
+
+# --------------------------------------------------------------------------- sleeping
+def sleeping_flow(runner: Runner, *, start=None, end=None, sleep_after: int = 90,
+                  remind_before: int = 10) -> pd.DataFrame:
+    """Daily sleeping flow; see :func:`crm_analytics.sleeping.sleeping_flow`.
+
+    The SQL turns every customer's order days into interval end points (sleep and
+    pre-sleep intervals, first orders, falling asleep, waking up) counted per day of
+    the reported range; the difference arrays are summed up in numpy (one row per day).
+    """
+    s, r = _check_sleep(sleep_after, remind_before)
+    check_orders(runner)
+    if start is None:
+        start_ts, day0 = pd.Timestamp(_EPOCH + _first_day(runner)), _first_day(runner)
+    else:
+        start_ts, day0 = _resolve(runner, start, "start")
+    end_ts, end_day = _resolve(runner, end, "end")
+    if end_day < day0:
+        raise CrmDataError(
+            f"The 'end' parameter ({end_ts.date()}) must not be before 'start' "
+            f"({start_ts.date()})."
+        )
+    n = end_day - day0 + 1
+    never = int(_NEVER)
+    hi_end = day0 + n
+
+    def clip(x: str) -> str:
+        return f"LEAST(GREATEST({x} - {day0}, 0), {n})"
+
+    def interval(kind: str, lo: str, hi: str) -> str:
+        keep = f"({hi}) > ({lo}) AND ({lo}) < {hi_end} AND ({hi}) > {day0}"
+        return (
+            f"SELECT '{kind}_lo' AS kind, {clip(lo)} AS idx, COUNT(*) AS n FROM iv WHERE {keep} "
+            f"GROUP BY 2 UNION ALL "
+            f"SELECT '{kind}_hi', {clip(hi)}, COUNT(*) FROM iv WHERE {keep} GROUP BY 2"
+        )
+
+    query = f"""
+WITH {_orders_cte(runner)},
+occ AS (SELECT DISTINCT customer_id, day FROM o),
+iv AS (
+  SELECT day,
+         COALESCE(LEAD(day) OVER (PARTITION BY customer_id ORDER BY day), {never}) AS nxt,
+         ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY day) AS rn
+  FROM occ
+)
+SELECT 'members' AS kind, {clip('day')} AS idx, COUNT(*) AS n FROM iv WHERE rn = 1 GROUP BY 2
+UNION ALL {interval('sleep', f'day + {s}', 'nxt')}
+UNION ALL {interval('pre', f'day + {s - r}', f'LEAST(day + {s}, nxt)')}
+UNION ALL SELECT 'newly', day + {s} - {day0}, COUNT(*) FROM iv
+  WHERE nxt - day > {s} AND day + {s} >= {day0} AND day + {s} < {hi_end} GROUP BY 2
+UNION ALL SELECT 'woken', nxt - {day0}, COUNT(*) FROM iv
+  WHERE nxt - day > {s} AND nxt < {never} AND nxt >= {day0} AND nxt < {hi_end} GROUP BY 2
+"""
+    raw = runner.fetch(query)
+
+    def counts(kind: str) -> np.ndarray:
+        part = raw[raw["kind"] == kind]
+        return np.bincount(part["idx"].to_numpy(np.int64), weights=part["n"].to_numpy(float),
+                           minlength=n + 1).astype(np.int64)
+
+    members = np.cumsum(counts("members"))[:n]
+    sleeping = np.cumsum(counts("sleep_lo") - counts("sleep_hi"))[:n]
+    pre_sleep = np.cumsum(counts("pre_lo") - counts("pre_hi"))[:n]
+    flow = pd.DataFrame({
+        "date": pd.date_range(start_ts, periods=n, freq="D"),
+        "members": members,
+        "active": members - pre_sleep - sleeping,
+        "pre_sleep": pre_sleep,
+        "sleeping": sleeping,
+        "newly_sleeping": counts("newly")[:n],
+        "woken": counts("woken")[:n],
+    })
+    flow.attrs = {"sleep_after": s, "remind_before": r}
+    return flow
+
+
+# --------------------------------------------------------------------------- campaigns
+def campaign_outcomes(
+    runner: Runner,
+    audience: pd.DataFrame,
+    *,
+    start: object,
+    window_days: int = 30,
+    pre_days: int | None = None,
+    as_of: object = None,
+    group_col: str = "group",
+    margin_rate: float | None = None,
+) -> pd.DataFrame:
+    """Every audience member's outcomes in the window and the pre-period.
+
+    The engine aggregates the orders of ``[start - pre_days, start + window_days)`` (up
+    to ``as_of``) per buyer; the audience (already in memory) is joined in pandas, so
+    members without an order get zeros. Columns: ``customer_id, group, conversion,
+    orders, revenue[, margin], pre_conversion, pre_orders, pre_revenue[, pre_margin]``
+    as in :func:`crm_analytics.campaigns.campaign_lift`'s per-member table. Margin comes
+    from the orders' ``margin`` column, else ``amount * margin_rate``, else is left out.
+    """
+    from crm_analytics.campaigns import _member_ids
+
+    if not (isinstance(window_days, int | np.integer) and window_days >= 1):
+        raise CrmDataError(f"The 'window_days' parameter must be an int >= 1. "
+                           f"Got {window_days!r} instead.")
+    pre_days = window_days if pre_days is None else pre_days
+    if not (isinstance(pre_days, int | np.integer) and pre_days >= 1):
+        raise CrmDataError(f"The 'pre_days' parameter must be an int >= 1. "
+                           f"Got {pre_days!r} instead.")
+    ids = _member_ids(audience, "the audience table")
+    check_orders(runner)
+    _, start_day = _resolve(runner, start, "start")
+    _, as_of_day = _resolve(runner, as_of, "as_of")
+    has_margin = _has(runner, "margin") or margin_rate is not None
+    margin_expr = "margin" if _has(runner, "margin") else f"amount * {float(margin_rate or 0)!r}"
+    lo, hi = start_day - pre_days, start_day + window_days
+    sums = []
+    for prefix, cond in (("", f"day >= {start_day}"), ("pre_", f"day < {start_day}")):
+        sums.append(f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS {prefix}orders")
+        sums.append(f"SUM(CASE WHEN {cond} THEN amount ELSE 0.0 END) AS {prefix}revenue")
+        if has_margin:
+            sums.append(f"SUM(CASE WHEN {cond} THEN {margin_expr} ELSE 0.0 END) "
+                        f"AS {prefix}margin")
+    query = f"""
+WITH {_orders_cte(runner, as_of_day=as_of_day, margin=_has(runner, 'margin'))}
+SELECT customer_id, {', '.join(sums)} FROM o
+WHERE day >= {lo} AND day < {hi} GROUP BY customer_id
+"""
+    raw = runner.fetch(query)
+    raw.index = pd.Index(_text(raw["customer_id"]).to_numpy(dtype=object))
+    pos = raw.index.get_indexer(ids)
+    found = pos >= 0
+    members = pd.DataFrame({"customer_id": ids, "group": audience[group_col].to_numpy()})
+    metrics = ("orders", "revenue") + (("margin",) if has_margin else ())
+    for prefix in ("", "pre_"):
+        for m in metrics:
+            values = np.zeros(len(ids))
+            values[found] = raw[prefix + m].to_numpy(dtype=float)[pos[found]]
+            members[prefix + m] = values
+        members.insert(list(members.columns).index(prefix + "orders"), prefix + "conversion",
+                       (members[prefix + "orders"] > 0).astype(float))
+    members["customer_id"] = _text(members["customer_id"])
+    return members
