@@ -50,6 +50,8 @@ __all__ = [
 MODELS = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD"}
 #: Ordered churn-risk labels.
 RISK_LEVELS = ("low", "medium", "high")
+#: How ``expected_next_order`` was found (see :func:`churn_scores`).
+NEXT_ORDER_BASES = ("own_gaps", "model_rate", "unlikely_alive")
 _RFM_COLUMNS = ("customer_id", "frequency", "recency", "T")
 
 
@@ -500,7 +502,8 @@ def churn_scores(
     pandas.DataFrame
         ``customer_id, p_alive, p_churn, expected_orders, churn_risk (ordered
         categorical low < medium < high), expected_next_order (datetime),
-        next_order_basis, expected_gap_days``, one row per customer of ``summary`` in
+        next_order_basis (categorical: own_gaps, model_rate, unlikely_alive),
+        expected_gap_days``, one row per customer of ``summary`` in
         its order. ``attrs`` holds ``horizon_days``, ``as_of`` and the thresholds.
 
     Raises
@@ -562,11 +565,12 @@ def churn_scores(
     nxt = base + np.floor(gap + 0.5).astype("timedelta64[D]")
     unlikely = p_alive < next_order_min_p_alive
     nxt = np.where(unlikely, np.datetime64("NaT"), nxt).astype("datetime64[ns]")
-    basis = np.where(unlikely, "unlikely_alive", np.where(repeat, "own_gaps", "model_rate"))
+    basis = pd.Categorical.from_codes(np.where(unlikely, 2, np.where(repeat, 0, 1)),
+                                      categories=list(NEXT_ORDER_BASES))
 
     out = pd.DataFrame(
         {
-            "customer_id": summary["customer_id"].to_numpy(),
+            "customer_id": summary["customer_id"].array,
             "p_alive": p_alive,
             "p_churn": 1.0 - p_alive,
             "expected_orders": expected,

@@ -401,7 +401,7 @@ def predict_ltv(
     ltv = discounted[inverse] * spend * (rates if known else 1.0)
     out = pd.DataFrame(
         {
-            "customer_id": summary["customer_id"].to_numpy(),
+            "customer_id": summary["customer_id"].array,
             "expected_orders": expected_orders,
             "expected_spend_per_order": spend,
             "expected_revenue": revenue,
@@ -597,7 +597,7 @@ def formula_ltv(
         per_order = summary["total_amount"].to_numpy(dtype=float) / n_orders * rates
     out = pd.DataFrame(
         {
-            "customer_id": summary["customer_id"].to_numpy(),
+            "customer_id": summary["customer_id"].array,
             "orders_per_year": per_year,
             "margin_per_order": per_order,
             "lifetime_years": years,

@@ -114,41 +114,60 @@ def _orders_cte(runner: Runner, *, as_of_day: int | None = None, margin: bool = 
     )
 
 
-def check_orders(runner: Runner) -> None:
-    """Raise :class:`CrmDataError` when a required column has missing values."""
+def _profile(runner: Runner) -> dict[str, int]:
+    """Row count, missing values and first/last order day of the kept orders (one scan).
+
+    Cached on the runner, so a function asking several questions scans once.
+    """
+    cached = getattr(runner, "_crm_profile", None)
+    if cached is not None:
+        return cached
     _check_source(runner)
-    counts = runner.fetch(
-        "SELECT COUNT(*) AS n_rows, "
+    row = runner.fetch(
+        f"WITH {_orders_cte(runner)} SELECT COUNT(*) AS n_rows, "
         "SUM(CASE WHEN customer_id IS NULL THEN 1 ELSE 0 END) AS customer_id, "
-        "SUM(CASE WHEN order_date IS NULL THEN 1 ELSE 0 END) AS order_date, "
-        "SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS amount FROM {src}"
+        "SUM(CASE WHEN day IS NULL THEN 1 ELSE 0 END) AS order_date, "
+        "SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS amount, "
+        "MIN(day) AS first_day, MAX(day) AS last_day FROM o"
     ).iloc[0]
-    if int(counts["n_rows"]) == 0:
-        raise CrmDataError("The order source has no rows. Check the path, glob or query.")
-    bad = {c: int(counts[c]) for c in ("customer_id", "order_date", "amount") if counts[c] > 0}
+    profile = {k: (None if pd.isna(v) else int(v)) for k, v in row.items()}
+    try:
+        runner._crm_profile = profile
+    except AttributeError:  # pragma: no cover - a runner without a __dict__
+        pass
+    return profile
+
+
+def check_orders(runner: Runner) -> dict[str, int]:
+    """Raise :class:`CrmDataError` on an empty source or missing values; the profile."""
+    counts = _profile(runner)
+    if not counts["n_rows"]:
+        raise CrmDataError(
+            "The order source has no (kept) rows. Check the path, glob, query or the "
+            "status column."
+        )
+    bad = {c: counts[c] for c in ("customer_id", "order_date", "amount") if counts[c]}
     if bad:
         raise CrmDataError(
             f"The order source has missing values: {bad} rows per column (of "
-            f"{int(counts['n_rows'])}). Filter or fill them in the query that makes the "
+            f"{counts['n_rows']}). Filter or fill them in the query that makes the "
             "source, or load the orders with crm_analytics.validate_orders to see examples."
         )
+    return counts
 
 
 def _last_day(runner: Runner) -> int:
-    value = runner.fetch(f"WITH {_orders_cte(runner)} SELECT MAX(day) AS d FROM o").iloc[0, 0]
-    if value is None or pd.isna(value):
-        raise CrmDataError("The order source has no rows with an order_date.")
-    return int(value)
+    return check_orders(runner)["last_day"]
 
 
 def _first_day(runner: Runner) -> int:
-    return int(runner.fetch(f"WITH {_orders_cte(runner)} SELECT MIN(day) AS d FROM o").iloc[0, 0])
+    return check_orders(runner)["first_day"]
 
 
 def _resolve(runner: Runner, value: object, name: str) -> tuple[pd.Timestamp, int]:
     if value is None:
         day = _last_day(runner)
-        return pd.Timestamp(_EPOCH + day), day
+        return pd.Timestamp(_EPOCH + day).as_unit("ns"), day
     ts = to_day(value, name)
     return ts, int((ts.to_datetime64().astype("datetime64[D]") - _EPOCH).astype(np.int64))
 
@@ -375,7 +394,8 @@ def sleeping_flow(runner: Runner, *, start=None, end=None, sleep_after: int = 90
     s, r = _check_sleep(sleep_after, remind_before)
     check_orders(runner)
     if start is None:
-        start_ts, day0 = pd.Timestamp(_EPOCH + _first_day(runner)), _first_day(runner)
+        day0 = _first_day(runner)
+        start_ts = pd.Timestamp(_EPOCH + day0).as_unit("ns")
     else:
         start_ts, day0 = _resolve(runner, start, "start")
     end_ts, end_day = _resolve(runner, end, "end")

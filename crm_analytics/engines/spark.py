@@ -1,0 +1,54 @@
+"""Run the order reductions on Spark: the shared SQL through ``spark.sql`` on a temp view.
+
+Needs the ``spark`` extra (``pip install crm-analytics[spark]``, i.e. pyspark, and a
+Java 17+ runtime). The orders are a PySpark DataFrame with the canonical column names;
+only aggregated tables are collected (``toPandas``), or none with ``output="native"``.
+
+Dates are cut to calendar days in the session time zone
+(``spark.sql.session.timeZone``); set it to the zone the shop's order times are in
+(for naive timestamps read from pandas, the zone they were written in, e.g. "UTC").
+Turning on ``spark.sql.execution.arrow.pyspark.enabled`` makes collecting faster.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+
+from crm_analytics._checks import CrmDataError
+
+__all__ = ["SparkRunner"]
+
+_counter = itertools.count()
+
+
+class SparkRunner:
+    """Runs the shared SQL of :mod:`crm_analytics.engines.sql` on a Spark DataFrame."""
+
+    dialect = "spark"
+
+    def __init__(self, orders: object) -> None:
+        try:
+            from pyspark.sql import DataFrame
+        except ImportError as exc:  # pragma: no cover - only without the extra
+            raise CrmDataError(
+                "Spark support needs pyspark: pip install 'crm-analytics[spark]'."
+            ) from exc
+        if not isinstance(orders, DataFrame):
+            raise CrmDataError(
+                f"orders must be a PySpark DataFrame for the Spark engine. Got "
+                f"{type(orders).__name__}."
+            )
+        self._spark = orders.sparkSession
+        self._view = f"crm_orders_{next(_counter)}"
+        orders.createOrReplaceTempView(self._view)
+        self.columns = list(orders.columns)
+
+    def native(self, query: str):
+        """The query as a lazy Spark DataFrame."""
+        return self._spark.sql(query.replace("{src}", self._view))
+
+    def fetch(self, query: str) -> pd.DataFrame:
+        """The query's (small) result collected to pandas."""
+        return self.native(query).toPandas()
