@@ -551,8 +551,10 @@ def churn_scores(
     unit_days = TIME_UNIT_DAYS[unit]
     as_of_values = last + np.rint((T - rec) * model.unit_days).astype("timedelta64[D]")
     as_of = summary.attrs.get("as_of")
-    as_of_arr = (as_of_values if as_of is None
-                 else np.full(len(last), pd.Timestamp(as_of).to_datetime64(), dtype="datetime64[ns]"))
+    if as_of is None:
+        as_of_arr = as_of_values
+    else:
+        as_of_arr = np.full(len(last), pd.Timestamp(as_of).to_datetime64(), "datetime64[ns]")
     r, alpha = model.params["r"], model.params["alpha"]
     # purchase occasions are whole days: recency in days is an integer up to float noise
     recency_days = np.rint(summary["recency"].to_numpy(dtype=float) * unit_days)

@@ -33,7 +33,6 @@ from crm_analytics._checks import (
     CrmDataError,
     format_examples,
     require_columns,
-    require_dataframe,
 )
 from crm_analytics.segments import SEGMENT_COLUMNS, SegmentationResult, join_extra
 
@@ -113,8 +112,8 @@ def export_segments(
     Examples
     --------
     >>> import pandas as pd, tempfile, pathlib
-    >>> seg = pd.DataFrame({"customer_id": ["1930679858170647", "007"], "segment": [1, 2],
-    ...                     "segment_name": ["champions / 冠军客户", "at risk / 有流失风险"]})
+    >>> seg = pd.DataFrame({"customer_id": ["1930679858170647", "007"],
+    ...     "segment": [1, 2], "segment_name": ["champions / 冠军客户", "at risk / 有流失风险"]})
     >>> out = export_segments(seg, pathlib.Path(tempfile.mkdtemp()) / "segments.csv")
     >>> back = pd.read_csv(out, dtype={"customer_id": str}, encoding="utf-8-sig")
     >>> back["customer_id"].tolist(), back["segment_name"].tolist()

@@ -77,6 +77,8 @@ __all__ = [
 #: Member statuses, from awake to given up.
 STATUSES = ("active", "pre_sleep", "sleeping", "given_up")
 QUALITIES = ("high", "low")
+#: Why a member is given up: asleep too long, ignored wake-up contacts, or both.
+GIVE_UP_REASONS = ("asleep_too_long", "ignored_contacts", "both")
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 _NEVER = np.int64(2**40)  # "no next order": a day number far beyond any date
@@ -107,10 +109,6 @@ def _check_sleep(sleep_after: object, remind_before: object) -> tuple[int, int]:
 
 def _day_number(ts: pd.Timestamp) -> int:
     return int((ts.to_datetime64().astype("datetime64[D]") - _EPOCH).astype(np.int64))
-
-
-def _to_dates(day_numbers: np.ndarray) -> np.ndarray:
-    return (np.asarray(day_numbers, dtype=np.int64) + _EPOCH).astype("datetime64[ns]")
 
 
 def _resolve_day(orders: pd.DataFrame, value: object, name: str) -> pd.Timestamp:
@@ -245,7 +243,7 @@ def sleeping_flow(
     )[:n_days]
     asleep_from = occ_day + s
     sleeping = _count_intervals(asleep_from, nxt, day0, n_days)
-    pre_sleep = _count_intervals(occ_day + (s - r), np.minimum(asleep_from, nxt), day0, n_days)
+    pre_sleep = _count_intervals(occ_day + (s - r), asleep_from, day0, n_days)
     gap_long = nxt - occ_day > s
     newly = _count_days(asleep_from[gap_long], day0, n_days)
     woken = _count_days(nxt[gap_long & (nxt < _NEVER)], day0, n_days)
@@ -287,13 +285,13 @@ def _contacts_per_sleeper(
         dates = raw
     else:
         dates = pd.to_datetime(raw, errors="coerce", format="mixed")
-        bad = dates.isna()
-        if bad.any():
-            raise CrmDataError(
-                f"Column {contact_date!r} of the campaign contact table has "
-                f"{int(bad.sum())} values that are not dates ({format_examples(raw[bad])}). "
-                "Use ISO dates such as '2024-06-18'."
-            )
+    bad = dates.isna()
+    if bad.any():
+        raise CrmDataError(
+            f"Column {contact_date!r} of the campaign contact table has "
+            f"{int(bad.sum())} values that are not dates ({format_examples(raw[bad])}). "
+            "Use ISO dates such as '2024-06-18'; fill in or remove those rows."
+        )
     if getattr(dates.dtype, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
     day = dates.to_numpy(dtype="datetime64[D]").astype(np.int64)
@@ -366,9 +364,11 @@ def member_status(
         One row per member (customers whose first order is after ``as_of`` are not
         members yet; their number is in ``attrs["n_not_yet_members"]``), sorted by
         ``customer_id``: ``customer_id, last_order, days_since_last_order, status,
-        n_orders, avg_order_value, total_amount, quality, first_order, sleep_date``
-        and, with ``campaigns``, ``n_wake_up_contacts``. ``status`` and ``quality``
-        are categoricals (quality missing when not asleep). ``attrs`` repeats the
+        n_orders, avg_order_value, total_amount, quality, first_order, sleep_date``,
+        with ``campaigns`` ``n_wake_up_contacts``, and ``give_up_reason``
+        (``asleep_too_long``, ``ignored_contacts``, ``both``; missing unless given up).
+        ``status``, ``quality`` and ``give_up_reason`` are categoricals (quality
+        missing when not asleep). ``attrs`` repeats the
         settings, including the ``aov_threshold`` used.
 
     Raises
@@ -402,9 +402,10 @@ def member_status(
     summary = customer_summary(orders, as_of=as_of_ts)
     d = summary["days_since_last_order"].to_numpy()
     asleep = d >= s
-    given_up = np.zeros(len(d), dtype=bool)
+    too_long = np.zeros(len(d), dtype=bool)
     if give_up_after is not None:
-        given_up |= d >= s + give_up_after
+        too_long = d >= s + give_up_after
+    ignored = np.zeros(len(d), dtype=bool)
     out = summary[
         ["customer_id", "last_order", "days_since_last_order", "n_orders",
          "avg_order_value", "total_amount", "first_order"]
@@ -415,7 +416,8 @@ def member_status(
             campaigns, summary, as_of=as_of_ts, sleep_after=s, customer_id=contact_customer_id,
             contact_date=contact_date, group_col=group_col, treated=treated,
         )
-        given_up |= asleep & (contacts >= give_up_contacts)
+        ignored = asleep & (contacts >= give_up_contacts)
+    given_up = too_long | ignored
     code = np.where(asleep, np.where(given_up, 3, 2), np.where(d >= s - r, 1, 0))
     status = pd.Categorical.from_codes(code, categories=list(STATUSES), ordered=True)
 
@@ -431,7 +433,10 @@ def member_status(
     out["sleep_date"] = out["last_order"] + pd.Timedelta(days=s)
     if campaigns is not None:
         out["n_wake_up_contacts"] = contacts.astype(np.int64)
-    first_days = orders.groupby("customer_id", sort=False)["order_date"].min()
+    out["give_up_reason"] = pd.Categorical.from_codes(
+        np.where(too_long & ignored, 2, np.where(too_long, 0, np.where(ignored, 1, -1))),
+        categories=list(GIVE_UP_REASONS),
+    )
     out.attrs = {
         "as_of": as_of_ts,
         "sleep_after": s,
@@ -440,7 +445,7 @@ def member_status(
         "give_up_contacts": give_up_contacts if campaigns is not None else None,
         "aov_threshold": float(aov_threshold),
         "min_orders": min_orders,
-        "n_not_yet_members": int((first_days.dt.normalize() > as_of_ts).sum()),
+        "n_not_yet_members": int(orders["customer_id"].nunique() - len(out)),
         "n_contacts_unmatched": n_unmatched,
     }
     return out

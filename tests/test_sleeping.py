@@ -184,6 +184,10 @@ def test_status_columns_quality_and_give_up_after():
         "hi_aov": "given_up", "low": "sleeping", "mid": "sleeping", "old": "given_up",
         "recent": "active", "repeat": "sleeping",
     }
+    assert status["give_up_reason"].astype("string").fillna("-").to_dict() == {
+        "hi_aov": "asleep_too_long", "low": "-", "mid": "-", "old": "asleep_too_long",
+        "recent": "-", "repeat": "-",
+    }
     median_aov = np.median([100, 5, 5, 20, 1, 50])
     assert status.attrs["aov_threshold"] == median_aov == 12.5
     assert status["quality"].astype("string").fillna("none").to_dict() == {
@@ -243,6 +247,12 @@ def test_give_up_by_contacts():
     two = member_status(orders, as_of="2024-02-20", sleep_after=10, remind_before=3,
                         campaigns=contacts, give_up_contacts=2)
     assert (two["status"] == "given_up").sum() == 3
+    both = member_status(orders, as_of="2024-02-20", sleep_after=10, remind_before=3,
+                         campaigns=contacts, give_up_contacts=3, give_up_after=35)
+    # a, b, d asleep 40 days on as_of (day 50): all too long; d also ignored 3 contacts
+    assert both["give_up_reason"].astype("string").fillna("-").tolist() == [
+        "asleep_too_long", "asleep_too_long", "-", "both"]
+    assert status.loc["d", "give_up_reason"] == "ignored_contacts"
     # a table without a group column: every row is a contact; other column names
     plain = contacts.drop(columns="group").rename(columns={"start": "sent", "customer_id": "m"})
     plain_status = member_status(orders, as_of="2024-02-20", sleep_after=10, remind_before=3,
@@ -474,6 +484,9 @@ def test_bad_campaign_tables(small_orders):
     with pytest.raises(CrmDataError, match="'start' of the campaign contact table has 1 "
                                            "values that are not dates"):
         member_status(small_orders, campaigns=bad)
+    missing = pd.DataFrame({"customer_id": ["a"], "start": pd.to_datetime([None])})
+    with pytest.raises(CrmDataError, match="'start' of the campaign contact table has 1 "):
+        member_status(small_orders, campaigns=missing)
 
 
 def test_bad_flow_and_other_parameters(small_orders):

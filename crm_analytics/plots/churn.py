@@ -62,6 +62,15 @@ def plot_frequency_recency_alive(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from crm_analytics import customer_summary, load_cdnow
+    >>> from crm_analytics.churn import fit_churn_model
+    >>> summary = customer_summary(load_cdnow(), as_of="1997-09-30", time_unit="W")
+    >>> ax = plot_frequency_recency_alive(fit_churn_model(summary), max_frequency=10)
+    >>> ax.get_xlabel()
+    'recency: time from first to last purchase (weeks)'
     """
     if isinstance(model, HoldoutReport):
         model = model.model
@@ -105,6 +114,15 @@ def plot_holdout_by_frequency(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from crm_analytics import load_cdnow
+    >>> from crm_analytics.churn import churn_holdout_report
+    >>> report = churn_holdout_report(load_cdnow(), calibration_end="1997-09-30",
+    ...                               holdout_end="1998-06-30")
+    >>> [t.get_text() for t in plot_holdout_by_frequency(report).get_xticklabels()][-1]
+    '7+'
     """
     report = _report(report, "plot_holdout_by_frequency")
     table = report.by_frequency
@@ -139,6 +157,15 @@ def plot_cumulative_tracking(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from crm_analytics import load_cdnow
+    >>> from crm_analytics.churn import churn_holdout_report
+    >>> report = churn_holdout_report(load_cdnow(), calibration_end="1997-09-30",
+    ...                               holdout_end="1998-06-30")
+    >>> plot_cumulative_tracking(report).get_ylabel()
+    'cumulative repeat purchases (count)'
     """
     report = _report(report, "plot_cumulative_tracking")
     track = report.tracking

@@ -79,6 +79,13 @@ def plot_ltv_distribution(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ltv = pd.DataFrame({"customer_id": ["a", "b", "c"], "ltv": [10.0, 25.0, 400.0]})
+    >>> plot_ltv_distribution(ltv, log_scale=True, currency="yuan").get_xlabel()
+    'ltv (yuan)'
     """
     require_dataframe(ltv, "ltv")
     require_columns(ltv, [column], "ltv")
@@ -156,6 +163,15 @@ def plot_ltv_by_group(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ltv = pd.DataFrame({"customer_id": ["a", "b", "c"], "ltv": [10.0, 30.0, 400.0],
+    ...                     "segment": ["new", "new", "loyal"]})
+    >>> ax = plot_ltv_by_group(ltv, by="segment", currency="yuan")
+    >>> [t.get_text() for t in ax.get_xticklabels()], [float(p.get_height()) for p in ax.patches]
+    (['loyal', 'new'], [400.0, 20.0])
     """
     require_dataframe(ltv, "ltv")
     require_columns(ltv, ["customer_id", column], "ltv")

@@ -261,8 +261,8 @@ def plot_segment_sizes(
         ax.bar_label(bars, labels=[f"{r:.1f}%" for r in rev], fontsize=8, padding=2)
     ax.set_yticks(y, _segment_labels(prof, lang), fontfamily=family, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(_text("share of all customers / of revenue (%)", "占全部客户 / 销售额的比例（%）",
-                        lang), fontfamily=family)
+    ax.set_xlabel(_text("share of all customers / of revenue (%)",
+                        "占全部客户 / 销售额的比例（%）", lang), fontfamily=family)
     ax.set_title(_text("Segment sizes", "分群规模", lang, sep=" / "), fontfamily=family)
     ax.set_xlim(0, max(share.max(), rev.max() if has_rev else 0) * 1.3)
     ax.legend(prop={"family": family, "size": 8}, loc="lower right", frameon=False)

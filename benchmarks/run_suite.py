@@ -1,0 +1,327 @@
+"""One command for the whole benchmark suite: every step, its reference, time, memory.
+
+For each shop size (simulated with :func:`crm_analytics.simulate.simulate_shop`, no
+campaigns) the suite checks each step's result equal to a reference implementation
+measured in the same run, then prints the median time over ``--repeat`` runs, the peak
+memory of one run and the speed-up against the reference:
+
+======================  ==================================================  ==========
+step                    crm-analytics                                       reference
+======================  ==================================================  ==========
+summary                 ``customer_summary`` (pandas/numpy)                 lifetimes
+summary (duckdb)        ``engines.customer_summary`` on a Parquet file      lifetimes
+churn fit               ``fit_churn_model`` (compressed)                    lifetimes BetaGeoFitter
+scores + LTV 12m        ``churn_scores`` + ``fit_spend_model`` +            lifetimes
+                        ``predict_ltv``
+cohorts                 ``cohort_repurchase`` (monthly, "on")               naive pandas
+cohorts (duckdb)        ``engines.cohort_repurchase`` on Parquet            naive pandas
+sleeping flow           ``sleeping_flow`` (2 years, daily)                  naive pandas
+sleeping flow (duckdb)  ``engines.sleeping_flow`` on Parquet                naive pandas
+kmeans k=6              ``kmeans_segments(n_clusters=6)``                   (none)
+report                  ``crm-analytics report orders.parquet`` (CLI)       (none)
+======================  ==================================================  ==========
+
+Memory: tracemalloc peak of one run for Python/numpy steps; for DuckDB steps and the
+CLI report the peak RSS of a separate process (DuckDB allocates outside Python's heap).
+Slow references (lifetimes, naive pandas) run once when one run takes over 5 s.
+
+    python benchmarks/run_suite.py --sizes 100000 1000000            # ~15 min
+    python benchmarks/run_suite.py --sizes 100000 --repeat 5 --no-report
+
+The table is printed and written to ``benchmarks/RESULTS-suite.md``. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_churn_ltv import check_equal as check_churn_ltv  # noqa: E402
+from bench_churn_ltv import ours as churn_ltv_ours  # noqa: E402
+from bench_churn_ltv import plain_lifetimes  # noqa: E402
+from bench_summary import check_equal as check_summary  # noqa: E402
+from bench_summary import lifetimes_summary  # noqa: E402
+
+from crm_analytics import engines  # noqa: E402
+from crm_analytics.cohorts import cohort_repurchase  # noqa: E402
+from crm_analytics.orders import validate_orders  # noqa: E402
+from crm_analytics.segments import kmeans_segments  # noqa: E402
+from crm_analytics.simulate import simulate_shop  # noqa: E402
+from crm_analytics.sleeping import sleeping_flow  # noqa: E402
+from crm_analytics.summary import customer_summary  # noqa: E402
+
+SLOW = 5.0
+
+
+# --------------------------------------------------------------------------- references
+def naive_cohorts(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Monthly "on" cohort counts the way an analyst writes them with groupby."""
+    o = orders.loc[orders["order_date"] < as_of + pd.Timedelta(days=1),
+                   ["customer_id", "order_date"]].copy()
+    o["day"] = o["order_date"].dt.normalize()
+    first = o.groupby("customer_id")["day"].min().rename("first_day")
+    o = o.join(first, on="customer_id")
+    o["cohort"] = o["first_day"].dt.to_period("M")
+    o["k"] = (o["day"].dt.to_period("M") - o["cohort"]).apply(lambda x: x.n)
+    size = first.dt.to_period("M").value_counts().rename("cohort_size")
+    rep = o[o["day"] > o["first_day"]].drop_duplicates(["customer_id", "k"])
+    counts = rep.groupby(["cohort", "k"]).size().rename("customers").reset_index()
+    counts = counts.join(size, on="cohort")
+    counts["rate"] = counts["customers"] / counts["cohort_size"]
+    return counts
+
+
+def check_cohorts(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
+    got = ours[ours["customers"] > 0].copy()
+    got["cohort"] = got["cohort"].dt.to_period("M")
+    merged = got.merge(ref, left_on=["cohort", "period"], right_on=["cohort", "k"],
+                       how="outer", suffixes=("", "_ref"), indicator=True)
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"].head()
+    np.testing.assert_array_equal(merged["customers"], merged["customers_ref"])
+    np.testing.assert_array_equal(merged["cohort_size"], merged["cohort_size_ref"])
+
+
+def naive_sleeping(orders: pd.DataFrame, start, end, sleep_after: int = 90,
+                   remind_before: int = 10) -> pd.DataFrame:
+    """Each customer's order days with the next one (groupby shift), then day by day."""
+    occ = pd.DataFrame({"customer_id": orders["customer_id"],
+                        "day": orders["order_date"].dt.normalize()}).drop_duplicates()
+    occ = occ.sort_values(["customer_id", "day"])
+    occ["next"] = occ.groupby("customer_id")["day"].shift(-1)
+    first = occ.groupby("customer_id")["day"].min().to_numpy()
+    day = occ["day"].to_numpy()
+    nxt = occ["next"].fillna(pd.Timestamp("2262-01-01")).to_numpy()
+    s, r = pd.Timedelta(days=sleep_after), pd.Timedelta(days=sleep_after - remind_before)
+    gap_long = (nxt - day) > s
+    rows = []
+    for t in pd.date_range(start, end):  # one pass over all order days per day
+        t = t.to_datetime64()
+        members = int((first <= t).sum())
+        sleeping = int(((day + s <= t) & (nxt > t)).sum())
+        pre = int(((day + r <= t) & (day + s > t) & (nxt > t)).sum())
+        rows.append({"date": t, "members": members,
+                     "active": members - pre - sleeping, "pre_sleep": pre,
+                     "sleeping": sleeping,
+                     "newly_sleeping": int((gap_long & (day + s == t)).sum()),
+                     "woken": int((gap_long & (nxt == t)).sum())})
+    return pd.DataFrame(rows)
+
+
+def check_flow(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
+    cols = ["members", "active", "pre_sleep", "sleeping", "newly_sleeping", "woken"]
+    np.testing.assert_array_equal(ours[cols].to_numpy(), ref[cols].to_numpy())
+
+
+# --------------------------------------------------------------------------- timing
+def timed(fn, repeat: int) -> tuple[float, object, int]:
+    """Median seconds over up to ``repeat`` runs (one when a run takes over SLOW s)."""
+    times, result = [], None
+    for i in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+        if i == 0 and times[0] > SLOW:
+            break
+    return statistics.median(times), result, len(times)
+
+
+def traced_peak_mib(fn) -> float:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def child_run(code: str) -> tuple[float, float]:
+    """Run Python ``code`` in a fresh process: (seconds printed by it, peak RSS MiB)."""
+    if Path("/usr/bin/time").exists():
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-c", code],
+                              capture_output=True, text=True, check=True)
+        rss = float(proc.stderr.strip().splitlines()[-1]) / 1024
+    else:  # the largest child so far: an upper bound
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True)
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return float(proc.stdout.strip().splitlines()[-1]), rss
+
+
+def child_rss_mib(args: list[str]) -> tuple[float, float]:
+    """Wall time and peak RSS of a command (GNU time if present, else rusage)."""
+    t0 = time.perf_counter()
+    if Path("/usr/bin/time").exists():
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", *args], capture_output=True,
+                              text=True, check=True)
+        rss = float(proc.stderr.strip().splitlines()[-1]) / 1024
+    else:
+        subprocess.run(args, capture_output=True, check=True)
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return time.perf_counter() - t0, rss
+
+
+# --------------------------------------------------------------------------- suite
+def run_size(n: int, *, repeat: int, seed: int, report: bool, workdir: Path) -> list[dict]:
+    rows: list[dict] = []
+
+    def add(step, ours_s, ref_s, mem, ref_name, note=""):
+        rows.append({"customers": n, "step": step, "seconds": ours_s, "reference": ref_name,
+                     "reference_seconds": ref_s,
+                     "speed_up": (ref_s / ours_s) if ref_s else None,
+                     "peak_mib": mem, "note": note})
+        ref_txt = f"{ref_s:8.2f} s ({ref_name})" if ref_s else ""
+        print(f"  {step:<24}{ours_s:8.2f} s  {ref_txt}  peak {mem:,.0f} MiB {note}", flush=True)
+
+    t0 = time.perf_counter()
+    shop = simulate_shop(n, seed=seed, params={"campaigns": []})
+    orders = shop.orders
+    as_of = pd.Timestamp(shop.end).normalize()
+    print(f"\n{n:,} customers, {len(orders):,} orders, simulated in "
+          f"{time.perf_counter() - t0:.1f} s", flush=True)
+    parquet = workdir / f"orders_{n}.parquet"
+    plain = orders[["customer_id", "order_id", "order_date", "amount", "margin"]].copy()
+    plain.attrs = {}
+    plain.to_parquet(parquet)
+    del plain
+
+    # summary: ours vs lifetimes (validated orders on both sides)
+    ours_t, summary, _ = timed(lambda: customer_summary(orders, as_of=as_of), repeat)
+    ref_t, ref, _ = timed(lambda: lifetimes_summary(orders), 1)
+    check_summary(summary, ref)
+    del ref
+    add("summary", ours_t, ref_t, traced_peak_mib(lambda: customer_summary(orders, as_of=as_of)),
+        "lifetimes")
+    code = (f"import time; from crm_analytics import engines as E\n"
+            f"ts=[]\nfor _ in range({repeat}):\n t=time.perf_counter(); "
+            f"E.customer_summary({str(parquet)!r}, as_of={str(as_of.date())!r}); "
+            f"ts.append(time.perf_counter()-t)\nprint(sorted(ts)[len(ts)//2])")
+    duck = engines.customer_summary(str(parquet), as_of=as_of)
+    pd.testing.assert_frame_equal(summary, duck, check_exact=False, rtol=1e-9)
+    del duck
+    duck_t, duck_rss = child_run(code)
+    add("summary (duckdb)", duck_t, ref_t, duck_rss, "lifetimes", "RSS of process, from Parquet")
+
+    # churn fit, scores + LTV: ours vs lifetimes (shared helpers of bench_churn_ltv)
+    s = summary.drop(columns="total_margin")
+    runs = [churn_ltv_ours(s) for _ in range(repeat)]
+    ref_times, ref_out = plain_lifetimes(s)
+    check_churn_ltv(runs[0][1], ref_out)
+    del ref_out
+
+    def med(key):
+        return statistics.median(sum(r[0][k] for k in key) for r in runs)
+
+    churn_mem = traced_peak_mib(lambda: churn_ltv_ours(s))
+    add("churn fit (BG/NBD)", med(["churn_fit"]), ref_times["churn_fit"], churn_mem,
+        "lifetimes")
+    keys = ["scores", "spend_fit", "ltv"]
+    add("scores + LTV 12m", med(keys), sum(ref_times[k] for k in keys), churn_mem, "lifetimes",
+        "incl. Gamma-Gamma fit")
+
+    # cohorts
+    ours_t, coh, _ = timed(lambda: cohort_repurchase(orders, period="M", as_of=as_of), repeat)
+    ref_t, ref, _ = timed(lambda: naive_cohorts(orders, as_of), 1)
+    check_cohorts(coh, ref)
+    add("cohorts (monthly)", ours_t, ref_t,
+        traced_peak_mib(lambda: cohort_repurchase(orders, as_of=as_of)), "naive pandas")
+    pd.testing.assert_frame_equal(coh, engines.cohort_repurchase(str(parquet), as_of=as_of))
+    code = (f"import time; from crm_analytics import engines as E\n"
+            f"ts=[]\nfor _ in range({repeat}):\n t=time.perf_counter(); "
+            f"E.cohort_repurchase({str(parquet)!r}, as_of={str(as_of.date())!r}); "
+            f"ts.append(time.perf_counter()-t)\nprint(sorted(ts)[len(ts)//2])")
+    t, rss = child_run(code)
+    add("cohorts (duckdb)", t, ref_t, rss, "naive pandas", "RSS of process, from Parquet")
+
+    # sleeping flow, two years daily
+    start, end = orders["order_date"].min().normalize(), as_of
+    ours_t, flow, _ = timed(lambda: sleeping_flow(orders, start=start, end=end), repeat)
+    ref_t, ref, _ = timed(lambda: naive_sleeping(orders, start, end), 1)
+    check_flow(flow, ref)
+    add("sleeping flow (2y daily)", ours_t, ref_t,
+        traced_peak_mib(lambda: sleeping_flow(orders, start=start, end=end)), "naive pandas")
+    pd.testing.assert_frame_equal(flow, engines.sleeping_flow(str(parquet), start=start,
+                                                              end=end))
+    code = (f"import time; from crm_analytics import engines as E\n"
+            f"ts=[]\nfor _ in range({repeat}):\n t=time.perf_counter(); "
+            f"E.sleeping_flow({str(parquet)!r}, start={str(start.date())!r}, "
+            f"end={str(end.date())!r}); ts.append(time.perf_counter()-t)\n"
+            f"print(sorted(ts)[len(ts)//2])")
+    t, rss = child_run(code)
+    add("sleeping flow (duckdb)", t, ref_t, rss, "naive pandas", "RSS of process, from Parquet")
+
+    # kmeans
+    ours_t, _, _ = timed(lambda: kmeans_segments(summary, n_clusters=6, random_state=0),
+                         repeat)
+    add("kmeans k=6", ours_t, None,
+        traced_peak_mib(lambda: kmeans_segments(summary, n_clusters=6, random_state=0)), "")
+
+    # validation (lifetimes does none; shown for the pipeline's sake)
+    raw = orders[["customer_id", "order_id", "order_date", "amount", "margin"]].copy()
+    raw.attrs = {}
+    ours_t, _, _ = timed(lambda: validate_orders(raw), min(repeat, 3))
+    add("validate_orders", ours_t, None, traced_peak_mib(lambda: validate_orders(raw)), "")
+
+    if report:
+        cli = [sys.executable, "-m", "crm_analytics", "report", str(parquet),
+               "--out", str(workdir / f"report_{n}")]
+        t, rss = child_rss_mib(cli)
+        add("report (CLI, Parquet)", t, None, rss, "", "whole pipeline, RSS of process")
+    return rows
+
+
+def to_markdown(rows: list[dict], header: str) -> str:
+    lines = [header, "",
+             "| customers | step | median s | reference | reference s | speed-up | peak MiB |"
+             " note |",
+             "|---:|---|---:|---|---:|---:|---:|---|"]
+    for r in rows:
+        ref_s = f"{r['reference_seconds']:.2f}" if r["reference_seconds"] else ""
+        speed = f"{r['speed_up']:.1f}x" if r["speed_up"] else ""
+        lines.append(f"| {r['customers']:,} | {r['step']} | {r['seconds']:.2f} | "
+                     f"{r['reference']} | {ref_s} | {speed} | {r['peak_mib']:,.0f} | "
+                     f"{r['note']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-report", dest="report", action="store_false",
+                        help="skip the whole-pipeline CLI run")
+    parser.add_argument("--out", default=str(HERE / "RESULTS-suite.md"))
+    args = parser.parse_args(argv)
+    header = (f"Benchmark suite ({time.strftime('%Y-%m-%d')}): {platform.processor() or ''} "
+              f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+              f"median of {args.repeat} runs (slow references once).")
+    print(header)
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            rows += run_size(n, repeat=args.repeat, seed=args.seed, report=args.report,
+                             workdir=Path(tmp))
+    table = to_markdown(rows, header)
+    print("\n" + table)
+    Path(args.out).write_text(table, encoding="utf-8")
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,273 @@
+"""The SQL engines (DuckDB, Spark) give the same tables as the pandas functions."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_analytics import engines
+from crm_analytics._checks import CrmDataError
+from crm_analytics.campaigns import _prepare as campaign_prepare
+from crm_analytics.cohorts import cohort_repurchase, cohort_revenue
+from crm_analytics.datasets import load_cdnow, load_sample
+from crm_analytics.orders import validate_orders
+from crm_analytics.sleeping import sleeping_flow
+from crm_analytics.summary import customer_summary
+
+CANONICAL = ["customer_id", "order_id", "order_date", "amount", "margin"]
+
+
+def _plain(orders: pd.DataFrame, columns=CANONICAL) -> pd.DataFrame:
+    out = orders[[c for c in columns if c in orders.columns]].copy()
+    out.attrs = {}  # the validation report in attrs cannot be written to Parquet
+    return out
+
+
+@pytest.fixture(scope="module")
+def sample() -> pd.DataFrame:
+    return load_sample()
+
+
+@pytest.fixture(scope="module")
+def sample_parquet(sample, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("engines") / "orders.parquet"
+    _plain(sample).to_parquet(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def cdnow_parquet(tmp_path_factory) -> tuple[pd.DataFrame, str]:
+    orders = load_cdnow()
+    path = tmp_path_factory.mktemp("cdnow") / "cdnow.parquet"
+    _plain(orders).to_parquet(path)
+    return orders, str(path)
+
+
+def _equal(expected: pd.DataFrame, got: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(expected, got, check_exact=False, rtol=1e-10)
+    assert expected.attrs.keys() <= got.attrs.keys()
+    for key, value in expected.attrs.items():
+        assert got.attrs[key] == value, key
+
+
+# --------------------------------------------------------------------------- DuckDB
+@pytest.mark.parametrize("time_unit", ["D", "W"])
+@pytest.mark.parametrize("as_of", [None, "2025-06-30"])
+def test_summary_duckdb_parquet_equals_pandas(sample, sample_parquet, time_unit, as_of):
+    expected = customer_summary(sample, as_of=as_of, time_unit=time_unit)
+    _equal(expected, engines.customer_summary(sample_parquet, as_of=as_of, time_unit=time_unit))
+
+
+def test_summary_duckdb_relation_and_table(sample, sample_parquet):
+    expected = customer_summary(sample)
+    con = duckdb.connect()
+    rel = con.read_parquet(sample_parquet)
+    _equal(expected, engines.customer_summary(rel))
+    con.execute(f"CREATE TABLE shop_orders AS SELECT * FROM read_parquet('{sample_parquet}')")
+    _equal(expected, engines.customer_summary("shop_orders", connection=con))
+    # a list of files (the same orders split in two) and a glob give the same table
+    half = _plain(sample)
+    folder = sample_parquet.rsplit("/", 1)[0]
+    half.iloc[::2].to_parquet(f"{folder}/part-0.parquet")
+    half.iloc[1::2].to_parquet(f"{folder}/part-1.parquet")
+    _equal(expected, engines.customer_summary([f"{folder}/part-0.parquet",
+                                               f"{folder}/part-1.parquet"]))
+    _equal(expected, engines.customer_summary(f"{folder}/part-*.parquet"))
+
+
+def test_summary_duckdb_cdnow_weeks(cdnow_parquet):
+    orders, path = cdnow_parquet
+    expected = customer_summary(orders, as_of="1997-09-30", time_unit="W")
+    got = engines.customer_summary(path, as_of="1997-09-30", time_unit="W")
+    _equal(expected, got)
+    assert got["frequency"].gt(0).sum() == 946  # Fader, Hardie & Lee (2005) calibration
+
+
+def test_summary_native_relation_has_the_same_numbers(sample_parquet):
+    rel = engines.customer_summary(sample_parquet, output="native")
+    assert isinstance(rel, duckdb.DuckDBPyRelation)
+    got = rel.df()
+    expected = engines.customer_summary(sample_parquet)
+    assert list(got.columns) == list(expected.columns)
+    np.testing.assert_allclose(got["monetary_value"], expected["monetary_value"])
+    assert (pd.to_datetime(got["first_order"]).to_numpy() == expected["first_order"]).all()
+
+
+def test_summary_with_memory_limit_and_spilling_options(sample, sample_parquet, tmp_path):
+    got = engines.customer_summary(sample_parquet, memory_limit="200MB", threads=1,
+                                   temp_directory=tmp_path / "spill")
+    _equal(customer_summary(sample), got)
+
+
+def test_pandas_input_is_not_modified(sample):
+    orders = _plain(sample)
+    before = orders.copy()
+    engines.customer_summary(duckdb.from_df(orders))
+    engines.cohort_repurchase(duckdb.from_df(orders))
+    pd.testing.assert_frame_equal(orders, before)
+
+
+def test_status_column_excludes_cancelled_orders(sample, tmp_path):
+    orders = _plain(sample).iloc[:3000].copy()
+    orders["status"] = np.where(np.arange(len(orders)) % 7 == 0, "交易关闭", "交易成功")
+    orders.loc[orders.index[1], "status"] = " Refunded "
+    path = tmp_path / "with_status.parquet"
+    orders.to_parquet(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        validated = validate_orders(orders)
+    _equal(customer_summary(validated), engines.customer_summary(str(path)))
+    _equal(sleeping_flow(validated), engines.sleeping_flow(str(path)))
+
+
+@pytest.mark.parametrize("period", ["W", "M", "Q"])
+@pytest.mark.parametrize("how", ["on", "cumulative"])
+def test_cohort_repurchase_duckdb_equals_pandas(sample, sample_parquet, period, how):
+    expected = cohort_repurchase(sample, period=period, how=how)
+    _equal(expected, engines.cohort_repurchase(sample_parquet, period=period, how=how))
+
+
+def test_cohort_tables_with_as_of_and_cdnow(sample, sample_parquet, cdnow_parquet):
+    expected = cohort_repurchase(sample, period="M", how="cumulative", as_of="2025-03-15")
+    got = engines.cohort_repurchase(sample_parquet, period="M", how="cumulative",
+                                    as_of="2025-03-15")
+    _equal(expected, got)
+    assert not got["complete"].all()  # March 2025 is cut at the 15th
+    _equal(cohort_revenue(sample, period="Q"), engines.cohort_revenue(sample_parquet, period="Q"))
+    orders, path = cdnow_parquet
+    _equal(cohort_repurchase(orders, period="W"), engines.cohort_repurchase(path, period="W"))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"start": "2024-06-01", "end": "2025-03-01", "sleep_after": 30, "remind_before": 5},
+     {"start": "2023-12-01", "sleep_after": 180, "remind_before": 0}],
+)
+def test_sleeping_flow_duckdb_equals_pandas(sample, sample_parquet, kwargs):
+    _equal(sleeping_flow(sample, **kwargs), engines.sleeping_flow(sample_parquet, **kwargs))
+
+
+def test_campaign_outcomes_duckdb_equals_pandas(sample, sample_parquet):
+    campaigns = load_sample("campaigns")
+    for _, audience in campaigns.groupby("campaign_id"):
+        audience = audience.reset_index(drop=True)
+        start = audience["start"].iloc[0]
+        window = int(audience["window_days"].iloc[0])
+        expected = campaign_prepare(sample, audience, start=start, window_days=window,
+                                    pre_days=90).members
+        got = engines.campaign_outcomes(sample_parquet, audience, start=start,
+                                        window_days=window, pre_days=90)
+        pd.testing.assert_frame_equal(expected, got, check_exact=False, rtol=1e-10)
+        assert got["revenue"].gt(0).any() and got["pre_orders"].gt(0).any()
+
+
+# --------------------------------------------------------------------------- errors
+def test_missing_column_is_named(sample):
+    rel = duckdb.from_df(_plain(sample).rename(columns={"amount": "paid"}))
+    with pytest.raises(CrmDataError, match=r"missing column\(s\) \['amount'\]"):
+        engines.customer_summary(rel)
+
+
+def test_missing_values_are_counted(sample):
+    orders = _plain(sample).iloc[:100].copy()
+    orders.loc[orders.index[:3], "customer_id"] = None
+    with pytest.raises(CrmDataError, match=r"missing values: \{'customer_id': 3\}"):
+        engines.customer_summary(duckdb.from_df(orders))
+
+
+def test_empty_source_and_missing_file(sample, tmp_path):
+    empty = duckdb.from_df(_plain(sample).iloc[:0])
+    with pytest.raises(CrmDataError, match="has no \\(kept\\) rows"):
+        engines.sleeping_flow(empty)
+    with pytest.raises(CrmDataError, match="Parquet file\\(s\\) not found"):
+        engines.customer_summary(str(tmp_path / "nope.parquet"))
+
+
+def test_as_of_before_first_order(sample_parquet):
+    with pytest.raises(CrmDataError, match="No order is on or before as_of=2020-01-01"):
+        engines.customer_summary(sample_parquet, as_of="2020-01-01")
+    with pytest.raises(CrmDataError, match="No order is on or before as_of=2020-01-01"):
+        engines.cohort_repurchase(sample_parquet, as_of="2020-01-01")
+
+
+def test_bad_parameters(sample_parquet):
+    with pytest.raises(CrmDataError, match="'output' parameter must be"):
+        engines.customer_summary(sample_parquet, output="arrow")
+    with pytest.raises(CrmDataError, match="'time_unit' parameter must be"):
+        engines.customer_summary(sample_parquet, time_unit="M")
+    with pytest.raises(CrmDataError, match="'period' parameter must be"):
+        engines.cohort_repurchase(sample_parquet, period="Y")
+    with pytest.raises(CrmDataError, match="'end' parameter"):
+        engines.sleeping_flow(sample_parquet, start="2025-01-02", end="2025-01-01")
+    with pytest.raises(CrmDataError, match="must be a pandas DataFrame, a DuckDB relation"):
+        engines.customer_summary(42)
+    with pytest.raises(CrmDataError, match="'window_days' parameter must be"):
+        engines.campaign_outcomes(sample_parquet, pd.DataFrame(), start="2025-01-01",
+                                  window_days=0)
+
+
+def test_is_engine_source(sample):
+    assert engines.is_engine_source(duckdb.from_df(_plain(sample).iloc[:5]))
+    assert engines.is_engine_source(["a.parquet", "b.parquet"])
+    assert not engines.is_engine_source(sample)
+
+
+# --------------------------------------------------------------------------- Spark
+@pytest.fixture(scope="module")
+def spark_orders(sample):
+    pytest.importorskip("pyspark", reason="pyspark not installed (pip install .[spark])")
+    if shutil.which("java") is None:
+        pytest.skip("Spark tests need Java 17+ (java not on PATH)")
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[2]").appName("crm-analytics-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pyspark about pandas 3
+        frame = spark.createDataFrame(_plain(sample)).cache()
+    frame.count()
+    yield frame
+    frame.unpersist()
+    spark.stop()
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_spark_equals_pandas(sample, spark_orders):
+    _equal(customer_summary(sample, time_unit="W"),
+           engines.customer_summary(spark_orders, time_unit="W"))
+    _equal(cohort_repurchase(sample, period="M", how="cumulative"),
+           engines.cohort_repurchase(spark_orders, period="M", how="cumulative"))
+    _equal(sleeping_flow(sample, sleep_after=60, remind_before=7),
+           engines.sleeping_flow(spark_orders, sleep_after=60, remind_before=7))
+    audience = load_sample("campaigns").query("campaign_id == 'SMS-20250301'")
+    audience = audience.reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        campaign_prepare(sample, audience, start="2025-03-01", window_days=30,
+                         pre_days=90).members,
+        engines.campaign_outcomes(spark_orders, audience, start="2025-03-01", window_days=30,
+                                  pre_days=90),
+        check_exact=False, rtol=1e-10,
+    )
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_spark_native_output_stays_in_spark(spark_orders):
+    from pyspark.sql import DataFrame
+
+    out = engines.customer_summary(spark_orders, output="native")
+    assert isinstance(out, DataFrame)
+    assert out.count() == 5000
+    assert "monetary_value" in out.columns and "first_order" in out.columns
