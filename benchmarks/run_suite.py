@@ -284,6 +284,51 @@ def run_size(n: int, *, repeat: int, seed: int, report: bool, workdir: Path) -> 
     return rows
 
 
+def out_of_core(folder: Path, n_orders: int, memory_limit: str, seed: int) -> list[dict]:
+    """DuckDB summary of an order set larger than ``memory_limit``, Parquet in and out.
+
+    Parquet parts of 2M simulated customers each (~6M orders; ids prefixed by the part
+    number) are written to ``folder`` until ``n_orders`` are reached (kept for reruns).
+    The summary runs in a fresh process with DuckDB's ``memory_limit`` and a spill
+    directory, and is written back to Parquet without passing through pandas.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    total, part = 0, 0
+    parts = sorted(folder.glob("part-*.parquet"))
+    if parts:
+        import pyarrow.parquet as pq
+
+        total = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+        part = len(parts)
+    while total < n_orders:
+        shop = simulate_shop(2_000_000, seed=seed + part, params={"campaigns": []})
+        o = shop.orders[["customer_id", "order_id", "order_date", "amount", "margin"]].copy()
+        o.attrs = {}
+        o["customer_id"] = f"p{part:03d}-" + o["customer_id"]
+        o.to_parquet(folder / f"part-{part:03d}.parquet")
+        total += len(o)
+        part += 1
+        print(f"  wrote part {part}: {total:,} orders", flush=True)
+    size_gib = sum(p.stat().st_size for p in folder.glob("part-*.parquet")) / 2**30
+    out = folder / "summary.parquet"
+    code = (f"import time; from crm_analytics import engines as E\n"
+            f"t=time.perf_counter()\n"
+            f"rel = E.customer_summary({str(folder / 'part-*.parquet')!r}, output='native', "
+            f"memory_limit={memory_limit!r}, temp_directory={str(folder / 'spill')!r}, "
+            f"threads=2)\n"
+            f"rel.write_parquet({str(out)!r})\nprint(time.perf_counter()-t)")
+    seconds, rss = child_run(code)
+    import duckdb
+
+    n_customers = duckdb.sql(f"SELECT COUNT(*) FROM read_parquet('{out}')").fetchone()[0]
+    note = (f"{total:,} orders ({size_gib:.1f} GiB Parquet) -> {n_customers:,} customers, "
+            f"memory_limit={memory_limit}, Parquet out")
+    print(f"  out-of-core summary: {seconds:.1f} s, peak RSS {rss:,.0f} MiB; {note}")
+    return [{"customers": n_customers, "step": "summary (duckdb, out-of-core)",
+             "seconds": seconds, "reference": "", "reference_seconds": None,
+             "speed_up": None, "peak_mib": rss, "note": note}]
+
+
 def to_markdown(rows: list[dict], header: str) -> str:
     lines = [header, "",
              "| customers | step | median s | reference | reference s | speed-up | peak MiB |"
@@ -306,6 +351,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-report", dest="report", action="store_false",
                         help="skip the whole-pipeline CLI run")
     parser.add_argument("--out", default=str(HERE / "RESULTS-suite.md"))
+    parser.add_argument("--out-of-core", metavar="DIR", default=None,
+                        help="also run the DuckDB summary on --big-orders orders kept in DIR "
+                             "(outside the repository) with --memory-limit")
+    parser.add_argument("--big-orders", type=int, default=60_000_000)
+    parser.add_argument("--memory-limit", default="1GB")
     args = parser.parse_args(argv)
     header = (f"Benchmark suite ({time.strftime('%Y-%m-%d')}): {platform.processor() or ''} "
               f"{os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -316,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             rows += run_size(n, repeat=args.repeat, seed=args.seed, report=args.report,
                              workdir=Path(tmp))
+    if args.out_of_core:
+        rows += out_of_core(Path(args.out_of_core), args.big_orders, args.memory_limit,
+                            args.seed)
     table = to_markdown(rows, header)
     print("\n" + table)
     Path(args.out).write_text(table, encoding="utf-8")

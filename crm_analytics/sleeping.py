@@ -243,7 +243,7 @@ def sleeping_flow(
     )[:n_days]
     asleep_from = occ_day + s
     sleeping = _count_intervals(asleep_from, nxt, day0, n_days)
-    pre_sleep = _count_intervals(occ_day + (s - r), asleep_from, day0, n_days)
+    pre_sleep = _count_intervals(occ_day + (s - r), np.minimum(asleep_from, nxt), day0, n_days)
     gap_long = nxt - occ_day > s
     newly = _count_days(asleep_from[gap_long], day0, n_days)
     woken = _count_days(nxt[gap_long & (nxt < _NEVER)], day0, n_days)
@@ -522,8 +522,9 @@ def reminder_list(
     pandas.DataFrame
         ``customer_id`` (str), ``last_order, days_since_last_order, n_orders,
         total_amount, avg_order_value, sleep_date`` (the day they fall asleep without
-        an order), highest ``total_amount`` first: ready for CSV export (write with
-        ``encoding="utf-8-sig"`` for Excel).
+        an order), ``segment`` (``"pre_sleep_reminder"``) and ``segment_name``,
+        highest ``total_amount`` first: ready for
+        :func:`crm_analytics.export.export_segments` (UTF-8 with BOM for Excel).
 
     Examples
     --------
@@ -544,6 +545,8 @@ def reminder_list(
                "total_amount", "avg_order_value"]].copy()
     out["customer_id"] = out["customer_id"].astype(str)
     out["sleep_date"] = out["last_order"] + pd.Timedelta(days=s)
+    out["segment"] = "pre_sleep_reminder"
+    out["segment_name"] = "pre-sleep reminder / 沉睡前提醒"
     out = out.sort_values(["total_amount", "customer_id"], ascending=[False, True])
     out = out.reset_index(drop=True)
     out.attrs = {"on": on_ts, "sleep_after": s, "remind_before": r}

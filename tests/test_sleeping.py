@@ -290,12 +290,16 @@ def test_reminder_list_columns_and_export(tmp_path):
     orders = make_orders([("张三", 0, 88.5), ("李四", 0, 10), ("王五", 1, 5)])
     due = reminder_list(orders, on="2024-03-21", sleep_after=90, remind_before=10)
     assert list(due.columns) == ["customer_id", "last_order", "days_since_last_order",
-                                 "n_orders", "total_amount", "avg_order_value", "sleep_date"]
+                                 "n_orders", "total_amount", "avg_order_value", "sleep_date",
+                                 "segment", "segment_name"]
     assert due["customer_id"].tolist() == ["张三", "李四"]
     path = tmp_path / "remind.csv"
-    due.to_csv(path, index=False, encoding="utf-8-sig")
+    export = pytest.importorskip("crm_analytics.export")
+    export.export_segments(due, path)
     back = pd.read_csv(path, encoding="utf-8-sig", dtype={"customer_id": str})
     assert back["customer_id"].tolist() == ["张三", "李四"]
+    assert back["segment_name"].iloc[0] == "pre-sleep reminder / 沉睡前提醒"
+    assert back["sleep_date"].iloc[0] == "2024-03-31"
 
 
 # --------------------------------------------------------------------------- threshold
