@@ -299,7 +299,10 @@ def _level(p: np.ndarray) -> np.ndarray:
 
 def _profile_names(data: pd.DataFrame, labels: np.ndarray, segments: np.ndarray):
     """English and Chinese names from each segment's medians vs the population."""
-    med = data.groupby(labels, sort=True).median(numeric_only=True).reindex(segments)
+    cols = [c for c in (_RECENCY, _FREQUENCY, _MONETARY)
+            if c in data.columns and pd.api.types.is_numeric_dtype(data[c])]
+    data = data[cols]
+    med = data.groupby(labels, sort=True).median().reindex(segments)
     en_parts: list[np.ndarray] = []
     zh_parts: list[np.ndarray] = []
     if _MONETARY in data.columns:

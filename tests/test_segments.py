@@ -489,3 +489,14 @@ def test_plot_errors(cdnow_summary):
     with pytest.raises(CrmDataError, match=r"Segment plots need a SegmentationResult"):
         plot_segment_profiles([1, 2])
     plt.close("all")
+
+
+def test_integer_ids_and_segment_of(groups):
+    data = groups.drop(columns="group").iloc[:300].copy()
+    data["customer_id"] = np.arange(300, 0, -1)  # ints, reversed
+    scores = pd.DataFrame({"customer_id": [str(i) for i in range(1, 301)], "p_alive": 0.3})
+    res = kmeans_segments(data, n_clusters=2, features=("monetary", "p_alive"), extra=scores)
+    assert res.assignments["customer_id"].tolist()[:3] == ["1", "10", "100"]  # text order
+    seg = res.segment_of([5, "7", "nobody"])
+    assert seg.index.tolist() == ["5", "7", "nobody"]
+    assert seg.iloc[:2].notna().all() and np.isnan(seg.iloc[2])
