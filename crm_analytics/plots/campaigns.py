@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
@@ -20,14 +19,10 @@ from matplotlib.transforms import ScaledTranslation
 
 from crm_analytics._checks import CrmDataError, require_columns, require_dataframe
 from crm_analytics.lift_stats import LiftResult
+from crm_analytics.plots._fonts import font_family
 
 __all__ = ["plot_lift", "plot_lift_by_segment", "plot_cumulative_outcome"]
 
-_CJK_FONTS = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC",
-    "Arial Unicode MS",
-)
 _METRIC_LABELS = {
     "conversion": "conversion\n(share ordering)",
     "orders": "orders\nper member",
@@ -39,8 +34,7 @@ _CI_COLUMNS = ("metric", "absolute_lift", "absolute_ci_low", "absolute_ci_high",
 
 
 def _font_family() -> list[str]:
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return ["DejaVu Sans", *[f for f in _CJK_FONTS if f in installed]]
+    return font_family(cjk_first=False)
 
 
 def _set_family(texts) -> None:

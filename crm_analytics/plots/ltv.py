@@ -5,31 +5,21 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib import font_manager
 from matplotlib.axes import Axes
 
 from crm_analytics._checks import CrmDataError, require_columns, require_dataframe
+from crm_analytics.plots._fonts import font_family, needs_cjk
 
 __all__ = ["plot_ltv_distribution", "plot_ltv_by_group"]
 
-#: Fonts able to show Chinese, tried in order; only installed ones are used, per artist.
-_CJK_FONTS = (
-    "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-    "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Arial Unicode MS",
-)
 
 
 _PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "ME": "month", "Q": "quarter",
                  "QE": "quarter", "Y": "year", "YE": "year"}
 
 
-def _cjk_family() -> list[str]:
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return [f for f in _CJK_FONTS if f in installed] + ["DejaVu Sans", "sans-serif"]
-
-
-def _needs_cjk(text: str) -> bool:
-    return any(ord(ch) > 0x2E7F for ch in text)
+_cjk_family = font_family
+_needs_cjk = needs_cjk
 
 
 def _axes(ax: Axes | None) -> Axes:

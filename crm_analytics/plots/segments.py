@@ -13,7 +13,6 @@ per text artist, never in ``rcParams``.
 
 from __future__ import annotations
 
-import functools
 import warnings
 
 import matplotlib.pyplot as plt
@@ -23,16 +22,10 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 
 from crm_analytics._checks import CrmDataError, require_columns
+from crm_analytics.plots._fonts import cjk_font
 from crm_analytics.segments import SegmentationResult, segment_profiles
 
 __all__ = ["plot_segment_profiles", "plot_segment_sizes", "plot_segment_scatter"]
-
-_CJK_FONTS = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
-    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei",
-    "PingFang SC", "Hiragino Sans GB", "Heiti SC", "Droid Sans Fallback",
-    "AR PL UMing CN", "Arial Unicode MS",
-)
 
 #: Axis text for known columns: (English, Chinese, unit).
 _COLUMN_LABELS = {
@@ -44,14 +37,6 @@ _COLUMN_LABELS = {
     "p_alive": ("P(alive)", "存活概率", "probability"),
 }
 
-
-@functools.lru_cache(maxsize=1)
-def cjk_font() -> str | None:
-    """Name of an installed CJK-capable font family, or None."""
-    from matplotlib import font_manager
-
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in _CJK_FONTS if name in installed), None)
 
 
 def _resolve_lang(lang: str) -> str:

@@ -11,11 +11,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
-from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
 from crm_analytics._checks import CrmDataError, require_dataframe
+from crm_analytics.plots._fonts import font_family
 
 __all__ = [
     "plot_order_gaps",
@@ -24,14 +24,7 @@ __all__ = [
     "plot_sleeping_flow",
 ]
 
-_CJK = ("Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
-        "SimHei", "WenQuanYi Micro Hei", "Heiti SC", "Arial Unicode MS")
-
-
-def _family() -> list[str]:
-    """Installed CJK fonts first, then matplotlib's default (no 'not found' noise)."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return [name for name in _CJK if name in installed] + ["DejaVu Sans"]
+_family = font_family
 
 
 def _label(ax: Axes, *, title: str | None, xlabel: str, ylabel: str) -> None:
