@@ -29,25 +29,6 @@ COLUMNS = ["cohort", "period", "cohort_size", "customers", "rate", "complete"]
 TS = pd.Timestamp
 
 
-@pytest.fixture
-def tiny_orders() -> pd.DataFrame:
-    """The conftest fixture's data (its dates parse with format="mixed" on pandas 3)."""
-    return pd.DataFrame(
-        {
-            "customer_id": ["a", "a", "a", "b", "b", "c", "c"],
-            "order_id": ["1", "2", "3", "4", "5", "6", "7"],
-            "order_date": pd.to_datetime(
-                [
-                    "2024-01-01 09:00", "2024-01-01 18:00", "2024-02-15",
-                    "2024-01-20", "2024-01-20 12:00", "2024-02-03", "2024-04-10",
-                ],
-                format="mixed",
-            ),
-            "amount": [10.0, 5.0, 30.0, 8.0, 2.0, 50.0, 70.0],
-            "margin": [3.0, 1.5, 9.0, 2.4, 0.6, 15.0, 21.0],
-        }
-    )
-
 
 def make_orders(rows):
     """Orders from (customer_id, date, amount) tuples."""
