@@ -173,7 +173,11 @@ def run_report(
     )
     if len(customers) != len(summary):  # pragma: no cover - guarded by validate=
         raise CrmDataError("Internal error: customers were lost while joining results.")
-    customers_path = export_segments(customers, out / "customers.csv")
+    # 4 decimals are plenty for people and messaging tools (money stays exact to the fen)
+    customers_path = export_segments(
+        customers.round(dict.fromkeys(customers.select_dtypes("float").columns, 4)),
+        out / "customers.csv",
+    )
     segments_path = export_segments(segments, out / "segments.csv",
                                     extra=[summary, scores, ltv[["customer_id", "ltv"]]])
     files += [customers_path, segments_path]

@@ -71,6 +71,8 @@ class DuckDBRunner:
             config = {}
             if memory_limit is not None:
                 config["memory_limit"] = str(memory_limit)
+                # lets large results stream to disk without holding row order in memory
+                config["preserve_insertion_order"] = False
             if temp_directory is not None:
                 config["temp_directory"] = str(temp_directory)
             if threads is not None:
