@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run the DuckDB summary on --big-orders orders kept in DIR "
                              "(outside the repository) with --memory-limit")
     parser.add_argument("--big-orders", type=int, default=60_000_000)
-    parser.add_argument("--memory-limit", default="1GB")
+    parser.add_argument("--memory-limit", default="2GB")  # 1GB: DuckDB OOM
     args = parser.parse_args(argv)
     header = (f"Benchmark suite ({time.strftime('%Y-%m-%d')}): {platform.processor() or ''} "
               f"{os.cpu_count()} cores, Python {platform.python_version()}, "

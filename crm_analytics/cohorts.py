@@ -250,6 +250,10 @@ def cohort_repurchase(
     1 2024-01-01       1            2          1   0.5      True
     2 2024-02-01       0            1          0   0.0      True
     """
+    from crm_analytics import engines  # here: engines build on this module
+
+    if engines.is_engine_source(orders):  # Parquet path, DuckDB relation, Spark frame
+        return engines.cohort_repurchase(orders, period=period, how=how, as_of=as_of)
     period = _check_period(period)
     how = _check_how(how)
     data = _prepare(orders, as_of)
@@ -333,6 +337,10 @@ def cohort_revenue(
     >>> table["cumulative_revenue_per_customer"].tolist()
     [20.0, 30.0]
     """
+    from crm_analytics import engines  # here: engines build on this module
+
+    if engines.is_engine_source(orders):  # Parquet path, DuckDB relation, Spark frame
+        return engines.cohort_revenue(orders, period=period, as_of=as_of)
     period = _check_period(period)
     data = _prepare(orders, as_of)
     grid = _cohort_grid(data, period)

@@ -222,6 +222,11 @@ def sleeping_flow(
     2 2024-01-05        2       0          0         2               0      0
     3 2024-01-06        2       1          0         1               0      1
     """
+    from crm_analytics import engines  # here: engines build on this module
+
+    if engines.is_engine_source(orders):  # Parquet path, DuckDB relation, Spark frame
+        return engines.sleeping_flow(orders, start=start, end=end, sleep_after=sleep_after,
+                                     remind_before=remind_before)
     s, r = _check_sleep(sleep_after, remind_before)
     orders = ensure_orders(orders)
     start_ts = to_day(start, "start") if start is not None else orders["order_date"].min()

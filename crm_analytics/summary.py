@@ -146,6 +146,10 @@ def customer_summary(
     0           a         3          1     10.0  30.0            30.0
     1           b         1          0      0.0  26.0             0.0
     """
+    from crm_analytics import engines  # here: engines build on this module
+
+    if engines.is_engine_source(orders):  # Parquet path, DuckDB relation, Spark frame
+        return engines.customer_summary(orders, as_of=as_of, time_unit=time_unit)
     unit_days = check_time_unit(time_unit)
     orders = ensure_orders(orders)
     as_of_ts = _resolve_as_of(orders, as_of)

@@ -271,3 +271,21 @@ def test_spark_native_output_stays_in_spark(spark_orders):
     assert isinstance(out, DataFrame)
     assert out.count() == 5000
     assert "monetary_value" in out.columns and "first_order" in out.columns
+
+
+def test_public_functions_hand_parquet_paths_to_the_engine(tmp_path) -> None:
+    """customer_summary / cohort_repurchase / sleeping_flow accept a Parquet path as orders."""
+    import crm_analytics as ca
+
+    orders = ca.load_sample()
+    path = tmp_path / "orders.parquet"
+    plain = orders.copy()
+    plain.attrs = {}
+    plain.to_parquet(path)
+    pd.testing.assert_frame_equal(ca.customer_summary(str(path)), ca.customer_summary(orders),
+                                  check_dtype=False, rtol=1e-10)
+    pd.testing.assert_frame_equal(ca.cohort_repurchase(str(path)), ca.cohort_repurchase(orders),
+                                  check_dtype=False)
+    window = {"start": "2025-06-01", "end": "2025-12-31"}
+    pd.testing.assert_frame_equal(ca.sleeping_flow(str(path), **window),
+                                  ca.sleeping_flow(orders, **window), check_dtype=False)
