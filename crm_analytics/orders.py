@@ -21,6 +21,7 @@ Partial refunds should be netted into ``amount`` before validation.
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 
@@ -113,7 +114,30 @@ class ValidationReport:
 
 def validation_report(orders: pd.DataFrame) -> ValidationReport | None:
     """Return the :class:`ValidationReport` attached by :func:`validate_orders`, if any."""
-    return orders.attrs.get("validation_report")
+    stored = orders.attrs.get("validation_report")
+    if stored is None or isinstance(stored, ValidationReport):
+        return stored
+    excluded = pd.read_json(io.StringIO(stored["excluded"]), orient="split", dtype=False)
+    return ValidationReport(
+        n_rows_in=stored["n_rows_in"], n_rows_out=stored["n_rows_out"], excluded=excluded,
+        dropped_customers=list(stored["dropped_customers"]), notes=list(stored["notes"]),
+    )
+
+
+def attach_report(orders: pd.DataFrame, report: ValidationReport) -> None:
+    """Store ``report`` in ``orders.attrs`` in a JSON-safe form.
+
+    pandas writes ``attrs`` into Parquet files as JSON, so the report is kept as plain
+    values there (``to_parquet`` of validated orders works) and rebuilt by
+    :func:`validation_report`.
+    """
+    excluded = report.excluded.to_json(orient="split", index=False, date_format="iso",
+                                       default_handler=str)
+    orders.attrs["validation_report"] = {
+        "n_rows_in": int(report.n_rows_in), "n_rows_out": int(report.n_rows_out),
+        "excluded": excluded, "dropped_customers": [str(c) for c in report.dropped_customers],
+        "notes": [str(n) for n in report.notes],
+    }
 
 
 def _ids_as_text(values: pd.Series, col: str) -> pd.Series:
@@ -382,7 +406,8 @@ def validate_orders(
         dropped_customers=dropped,
         notes=notes,
     )
-    result.attrs = {"validation_report": report, _VALIDATED: True}
+    result.attrs = {_VALIDATED: True}
+    attach_report(result, report)
     return result
 
 

@@ -39,7 +39,13 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics._checks import CrmDataError, closest_column, format_examples
-from crm_analytics.orders import ORDER_COLUMNS, _parse_money, validate_orders, validation_report
+from crm_analytics.orders import (
+    ORDER_COLUMNS,
+    _parse_money,
+    attach_report,
+    validate_orders,
+    validation_report,
+)
 
 __all__ = ["SOURCES", "detect_source", "read_orders"]
 
@@ -185,9 +191,7 @@ def read_orders(
             raw = _tidy_text(raw)
         result = validate_orders(raw, columns=columns)
         report = validation_report(result)
-        result.attrs["validation_report"] = dataclasses.replace(
-            report, notes=notes + list(report.notes)
-        )
+        attach_report(result, dataclasses.replace(report, notes=notes + list(report.notes)))
         return result
 
     _require_user_columns(columns, raw.columns)
@@ -755,11 +759,11 @@ def _finish(
     if len(all_excluded):
         gone = all_excluded["customer_id"].dropna().astype(str).str.strip()
         dropped = sorted(set(gone) - set(result["customer_id"]))
-    result.attrs["validation_report"] = dataclasses.replace(
+    attach_report(result, dataclasses.replace(
         report,
         n_rows_in=n_rows_in,
         excluded=all_excluded,
         dropped_customers=dropped,
         notes=notes + list(report.notes),
-    )
+    ))
     return result

@@ -620,3 +620,15 @@ def test_error_dates_after_as_of():
 def test_error_bad_as_of():
     _check(raw_orders(), r"The 'as_of' parameter must be a date such as '2024-06-30'\. Got "
            r"'tomorrow'", as_of="tomorrow")
+
+
+def test_validated_orders_save_to_parquet_with_their_report(tmp_path) -> None:
+    raw = pd.DataFrame({"customer_id": ["a", "b", "b"], "order_id": ["1", "2", "3"],
+                        "order_date": ["2024-01-01", "2024-01-02", "2024-01-03"],
+                        "amount": [1.0, 2.0, 3.0], "status": ["paid", "refunded", "paid"]})
+    orders = validate_orders(raw)
+    orders.to_parquet(tmp_path / "orders.parquet")
+    report = validation_report(pd.read_parquet(tmp_path / "orders.parquet"))
+    assert report.n_rows_in == 3 and report.n_rows_out == 2
+    assert report.excluded["order_id"].tolist() == ["2"]
+    assert "refunded" in report.excluded["reason"].iloc[0]
