@@ -1,4 +1,4 @@
-"""The README's Python examples run as written (on the sample data)."""
+"""The README's ```python examples run as written on the sample (```py blocks need files)."""
 
 import re
 from pathlib import Path
