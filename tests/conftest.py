@@ -26,3 +26,27 @@ def tiny_orders() -> pd.DataFrame:
             "margin": [3.0, 1.5, 9.0, 2.4, 0.6, 15.0, 21.0],
         }
     )
+
+
+@pytest.fixture(scope="session")
+def cdnow() -> pd.DataFrame:
+    """The CDNOW 1/10 sample as canonical orders (Fader, Hardie & Lee 2005)."""
+    from crm_analytics.datasets import load_cdnow
+
+    return load_cdnow("sample")
+
+
+@pytest.fixture(scope="session")
+def weekly(cdnow) -> pd.DataFrame:
+    """CDNOW calibration summary to 1997-09-30 in weeks, as in the paper."""
+    from crm_analytics.summary import customer_summary
+
+    return customer_summary(cdnow, as_of="1997-09-30", time_unit="W")
+
+
+@pytest.fixture(scope="session")
+def daily(cdnow) -> pd.DataFrame:
+    """CDNOW calibration summary to 1997-09-30 in days."""
+    from crm_analytics.summary import customer_summary
+
+    return customer_summary(cdnow, as_of="1997-09-30", time_unit="D")

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.axes import Axes
 from scipy.special import betaln, gammaln
 
-from crm_analytics import CrmDataError, _lifetimes, customer_summary, load_cdnow
+from crm_analytics import CrmDataError, _lifetimes, customer_summary
 from crm_analytics.churn import (
     ChurnModel,
     HoldoutReport,
@@ -24,21 +24,6 @@ from crm_analytics.churn import (
 matplotlib.use("Agg")
 
 CAL_END, HOLD_END = "1997-09-30", "1998-06-30"
-
-
-@pytest.fixture(scope="module")
-def cdnow():
-    return load_cdnow("sample")
-
-
-@pytest.fixture(scope="module")
-def weekly(cdnow):
-    return customer_summary(cdnow, as_of=CAL_END, time_unit="W")
-
-
-@pytest.fixture(scope="module")
-def daily(cdnow):
-    return customer_summary(cdnow, as_of=CAL_END, time_unit="D")
 
 
 @pytest.fixture(scope="module")

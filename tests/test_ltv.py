@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 
-from crm_analytics import CrmDataError, _lifetimes, customer_summary, load_cdnow
+from crm_analytics import CrmDataError, _lifetimes, customer_summary
 from crm_analytics.churn import fit_churn_model
 from crm_analytics.ltv import (
     DAYS_PER_MONTH,
@@ -20,21 +20,6 @@ from crm_analytics.ltv import (
 matplotlib.use("Agg")
 
 CAL_END = "1997-09-30"
-
-
-@pytest.fixture(scope="module")
-def cdnow():
-    return load_cdnow("sample")
-
-
-@pytest.fixture(scope="module")
-def weekly(cdnow):
-    return customer_summary(cdnow, as_of=CAL_END, time_unit="W")
-
-
-@pytest.fixture(scope="module")
-def daily(cdnow):
-    return customer_summary(cdnow, as_of=CAL_END, time_unit="D")
 
 
 @pytest.fixture(scope="module")
