@@ -93,6 +93,18 @@ def to_day(value: object, name: str) -> pd.Timestamp:
     return ts.normalize()
 
 
+def iso_day(value: object) -> str | None:
+    """A date as an ISO string (``"2025-12-31"``) for ``DataFrame.attrs``.
+
+    pandas writes ``attrs`` into Parquet files as JSON, so dates there are kept as
+    strings; read them back with ``pd.Timestamp(df.attrs["as_of"])``.
+    """
+    if value is None or value is pd.NaT:
+        return None
+    ts = pd.Timestamp(value)
+    return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+
+
 def check_positive(value: float, name: str, *, allow_zero: bool = False) -> None:
     """Raise unless ``value`` is a positive (or non-negative) number."""
     ok = value >= 0 if allow_zero else value > 0

@@ -32,6 +32,7 @@ from crm_analytics._checks import (
     check_positive,
     check_time_unit,
     format_examples,
+    iso_day,
     require_columns,
     require_dataframe,
 )
@@ -417,7 +418,7 @@ def fit_churn_model(
         n_customers=len(freq),
         n_patterns=len(fx),
         time_unit=unit,
-        as_of=summary.attrs.get("as_of"),
+        as_of=None if summary.attrs.get("as_of") is None else pd.Timestamp(summary.attrs["as_of"]),
         penalizer=used,
         requested_penalizer=penalizer,
         T_max=float(T.max()),
@@ -585,7 +586,7 @@ def churn_scores(
     )
     out.attrs = {
         "horizon_days": float(horizon),
-        "as_of": as_of,
+        "as_of": iso_day(as_of),
         "model": model.model,
         "high_risk_below": high_risk_below,
         "medium_risk_below": medium_risk_below,
@@ -773,8 +774,8 @@ def churn_holdout_report(
     grouped["n_customers"] = grouped["n_customers"].fillna(0).astype(np.int64)
     by_frequency = grouped.reset_index(drop=True)
     by_frequency.insert(0, "frequency", labels)
-    cal_end = split.attrs["calibration_end"]
-    hold_end = split.attrs["holdout_end"]
+    cal_end = pd.Timestamp(split.attrs["calibration_end"])
+    hold_end = pd.Timestamp(split.attrs["holdout_end"])
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = (float(np.corrcoef(predicted, actual)[0, 1])
                 if np.std(actual) > 0 and np.std(predicted) > 0 else float("nan"))

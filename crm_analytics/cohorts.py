@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crm_analytics._checks import CrmDataError
+from crm_analytics._checks import CrmDataError, iso_day
 from crm_analytics.orders import ensure_orders, order_days
 from crm_analytics.summary import _resolve_as_of
 
@@ -291,7 +291,7 @@ def cohort_repurchase(
             "complete": cols["complete"],
         }
     )
-    result.attrs = {"period": period, "how": how, "as_of": data.as_of}
+    result.attrs = {"period": period, "how": how, "as_of": iso_day(data.as_of)}
     return result
 
 
@@ -363,7 +363,7 @@ def cohort_revenue(
             "complete": cols["complete"],
         }
     )
-    result.attrs = {"period": period, "as_of": data.as_of}
+    result.attrs = {"period": period, "as_of": iso_day(data.as_of)}
     return result
 
 

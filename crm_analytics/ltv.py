@@ -29,6 +29,7 @@ from crm_analytics._checks import (
     check_fraction,
     check_positive,
     format_examples,
+    iso_day,
     require_columns,
     require_dataframe,
 )
@@ -416,7 +417,7 @@ def predict_ltv(
         "monthly_discount_rate": monthly_discount_rate,
         "days_per_month": days_per_month,
         "time_unit": churn_model.time_unit,
-        "as_of": summary.attrs.get("as_of"),
+        "as_of": iso_day(summary.attrs.get("as_of")),
     }
     return out
 

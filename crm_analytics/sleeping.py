@@ -55,6 +55,7 @@ from crm_analytics._checks import (
     CrmDataError,
     check_fraction,
     format_examples,
+    iso_day,
     require_columns,
     require_dataframe,
     to_day,
@@ -443,7 +444,7 @@ def member_status(
         categories=list(GIVE_UP_REASONS),
     )
     out.attrs = {
-        "as_of": as_of_ts,
+        "as_of": iso_day(as_of_ts),
         "sleep_after": s,
         "remind_before": r,
         "give_up_after": give_up_after,
@@ -554,7 +555,7 @@ def reminder_list(
     out["segment_name"] = "pre-sleep reminder / 沉睡前提醒"
     out = out.sort_values(["total_amount", "customer_id"], ascending=[False, True])
     out = out.reset_index(drop=True)
-    out.attrs = {"on": on_ts, "sleep_after": s, "remind_before": r}
+    out.attrs = {"on": iso_day(on_ts), "sleep_after": s, "remind_before": r}
     return out
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crm_analytics._checks import CrmDataError, check_time_unit, to_day
+from crm_analytics._checks import CrmDataError, check_time_unit, iso_day, to_day
 from crm_analytics.orders import ensure_orders, order_days
 
 __all__ = ["customer_summary", "calibration_holdout_split", "SUMMARY_COLUMNS"]
@@ -170,7 +170,7 @@ def customer_summary(
     codes, uniques = pd.factorize(ids, sort=True)
     cols = _summarise(codes, len(uniques), days, amount, margin, as_of_day, unit_days)
     result = pd.DataFrame({"customer_id": _as_text(uniques), **cols})
-    result.attrs = {"time_unit": time_unit, "as_of": as_of_ts}
+    result.attrs = {"time_unit": time_unit, "as_of": iso_day(as_of_ts)}
     return result
 
 
@@ -242,8 +242,8 @@ def calibration_holdout_split(
     result["duration_holdout"] = (hold_end - cal_end).days / unit_days
     result.attrs = {
         **summary.attrs,
-        "calibration_end": cal_end,
-        "holdout_end": hold_end,
+        "calibration_end": iso_day(cal_end),
+        "holdout_end": iso_day(hold_end),
         "n_new_in_holdout": int((~known).sum()),
     }
     return result

@@ -147,7 +147,7 @@ def test_tiny_monthly_on(tiny_orders):
     )
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     assert got.attrs["period"] == "M" and got.attrs["how"] == "on"
-    assert got.attrs["as_of"] == TS("2024-04-10")
+    assert got.attrs["as_of"] == "2024-04-10"  # ISO text: attrs must be JSON for Parquet
 
 
 def test_tiny_monthly_cumulative(tiny_orders):

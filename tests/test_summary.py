@@ -149,8 +149,8 @@ def test_cdnow_published_figures(cdnow):
     repeaters = split[split["frequency"] > 0]
     assert round(repeaters["monetary_value"].mean(), 2) == 35.08
     assert split.attrs["time_unit"] == "W"
-    assert split.attrs["calibration_end"] == pd.Timestamp("1997-09-30")
-    assert split.attrs["holdout_end"] == pd.Timestamp("1998-06-30")
+    assert split.attrs["calibration_end"] == "1997-09-30"
+    assert split.attrs["holdout_end"] == "1998-06-30"
 
 
 def test_calibration_holdout_equals_lifetimes(cdnow):
@@ -191,7 +191,7 @@ def test_tiny_hand_computed(tiny_orders):
     )
     pd.testing.assert_frame_equal(s, want, check_dtype=False)
     assert s["n_orders"].dtype == np.int64 and s["frequency"].dtype == np.int64
-    assert s.attrs == {"time_unit": "D", "as_of": pd.Timestamp("2024-04-10")}
+    assert s.attrs == {"time_unit": "D", "as_of": "2024-04-10"}
 
 
 def test_monetary_value_sums_same_day_orders():
@@ -208,7 +208,7 @@ def test_monetary_value_sums_same_day_orders():
 
 def test_default_as_of_is_last_order_day(tiny_orders):
     s = customer_summary(tiny_orders)
-    assert s.attrs["as_of"] == pd.Timestamp("2024-04-10")
+    assert s.attrs["as_of"] == "2024-04-10"
     pd.testing.assert_frame_equal(s, customer_summary(tiny_orders, as_of="2024-04-10"))
 
 
@@ -632,3 +632,13 @@ def test_validated_orders_save_to_parquet_with_their_report(tmp_path) -> None:
     assert report.n_rows_in == 3 and report.n_rows_out == 2
     assert report.excluded["order_id"].tolist() == ["2"]
     assert "refunded" in report.excluded["reason"].iloc[0]
+
+
+def test_result_tables_save_to_parquet(tmp_path, tiny_orders) -> None:
+    """attrs hold JSON values only (dates as ISO text), which pandas' Parquet writer needs."""
+    summary = customer_summary(tiny_orders, as_of="2024-04-30")
+    summary.to_parquet(tmp_path / "summary.parquet")
+    back = pd.read_parquet(tmp_path / "summary.parquet")
+    assert back.attrs["as_of"] == "2024-04-30"
+    split = calibration_holdout_split(tiny_orders, calibration_end="2024-02-01")
+    split.to_parquet(tmp_path / "split.parquet")

@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from crm_analytics._checks import CrmDataError, check_time_unit, to_day
+from crm_analytics._checks import CrmDataError, check_time_unit, iso_day, to_day
 from crm_analytics.cohorts import _check_how, _check_period, _period_start
 from crm_analytics.orders import EXCLUDED_STATUSES
 from crm_analytics.sleeping import _NEVER, _check_sleep
@@ -248,7 +248,7 @@ def customer_summary(
     cols["days_since_last_order"] = raw["days_since_last_order"].to_numpy(dtype=np.int64)
     result = pd.DataFrame(cols)
     result["customer_id"] = _text(result["customer_id"])
-    result.attrs = {"time_unit": time_unit, "as_of": as_of_ts}
+    result.attrs = {"time_unit": time_unit, "as_of": iso_day(as_of_ts)}
     return result
 
 
@@ -360,7 +360,7 @@ def cohort_repurchase(runner: Runner, *, period: str = "M", how: str = "on", as_
     customers = flat[cells].astype(np.int64)
     result = pd.DataFrame({**cols, "customers": customers,
                            "rate": customers / cols["cohort_size"], "complete": complete})
-    result.attrs = {"period": period, "how": how, "as_of": as_of_ts}
+    result.attrs = {"period": period, "how": how, "as_of": iso_day(as_of_ts)}
     return result
 
 
@@ -378,7 +378,7 @@ def cohort_revenue(runner: Runner, *, period: str = "M", as_of=None):
         "cumulative_revenue_per_customer": cumulative[cells] / cols["cohort_size"],
         "complete": complete,
     })
-    result.attrs = {"period": period, "as_of": as_of_ts}
+    result.attrs = {"period": period, "as_of": iso_day(as_of_ts)}
     return result
 
 
