@@ -81,9 +81,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from crm_analytics.orders import validate_orders, validation_report
 
     orders = _load(args)
+    report = validation_report(orders)  # the reader's report (platform exclusions included)
     if args.as_of:
-        orders = validate_orders(orders, as_of=args.as_of)
-    report = validation_report(orders)
+        validate_orders(orders, as_of=args.as_of)  # raises when orders are after as_of
     n_customers = orders["customer_id"].nunique()
     first, last = orders["order_date"].min().date(), orders["order_date"].max().date()
     print(f"OK: {args.orders}")

@@ -229,7 +229,9 @@ def run_report(
         ),
         ReportSection(
             "Churn risk",
-            text="P(alive) from the MBG/NBD model; high risk = P(alive) below 0.5.",
+            text="P(alive) from the MBG/NBD model: the probability that a customer has not "
+                 "left for good (high risk = below 0.5). A live customer who buys rarely "
+                 "can still be a sleeping member, so compare with the section below.",
             images=[img["churn_risk.png"]],
             tables=[risk_table],
         ),

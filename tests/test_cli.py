@@ -94,3 +94,13 @@ def test_console_entry_point_runs_as_module(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "empty" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_validate_with_as_of_keeps_the_reader_report(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,order_id,order_date,amount,status\n1,a,2024-01-01,10,paid\n"
+                    "2,b,2024-01-02,5,refunded\n", encoding="utf-8")
+    assert main(["validate", str(path), "--as-of", "2024-01-31"]) == 0
+    assert "excluded 1 rows" in capsys.readouterr().out
+    assert main(["validate", str(path), "--as-of", "2023-12-31"]) == 1
+    assert "after as_of" in capsys.readouterr().err
