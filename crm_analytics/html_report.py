@@ -28,7 +28,7 @@ section{margin:2rem 0} img{max-width:100%;height:auto;border:1px solid #eee}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
 th{background:#f0f0f0} td:first-child,th:first-child{text-align:left}
-.note{color:#555;font-size:.9rem}
+.note{color:#555;font-size:.9rem} .scroll{overflow-x:auto;max-width:100%}
 """
 
 
@@ -84,8 +84,9 @@ def render_html(
         if sec.text:
             parts.append(f'<p class="note">{esc(sec.text)}</p>')
         parts.extend(_img(png) for png in sec.images)
-        parts.extend(t.to_html(index=False, border=0, float_format="{:,.2f}".format)
-                     for t in sec.tables)
+        parts.extend('<div class="scroll">'
+                     + t.to_html(index=False, border=0, float_format="{:,.2f}".format)
+                     + "</div>" for t in sec.tables)
         parts.append("</section>")
         body.append("".join(parts))
     page = (
