@@ -25,6 +25,10 @@ Choices
   :func:`assign_holdout`'s default (and a note says so).
 - Margin comes from the orders' ``margin`` column when present, otherwise
   ``amount * margin_rate``; without either, margin and ROI are NaN with a note.
+- ``orders`` may be a Parquet path / glob, a DuckDB relation or a Spark DataFrame
+  (:func:`crm_analytics.engines.is_engine_source`): the per-member outcomes then come
+  from :func:`crm_analytics.engines.campaign_outcomes` and the same statistics follow,
+  but the ``cumulative`` daily curve is left empty (a note says so).
 """
 
 from __future__ import annotations
@@ -289,6 +293,71 @@ def _margin_values(orders: pd.DataFrame, relevant: np.ndarray, margin_rate, note
     return np.full(len(amount), np.nan)
 
 
+def _engine_columns(orders: object) -> list[str]:
+    """Column names of engine orders (Parquet path(s), DuckDB relation, Spark frame)."""
+    columns = getattr(orders, "columns", None)
+    if columns is None:
+        from crm_analytics.engines.duckdb import DuckDBRunner
+
+        columns = DuckDBRunner(orders).columns
+    return [str(c).lower() for c in columns]
+
+
+def _member_outcomes(orders: pd.DataFrame, ids: np.ndarray, is_treated: np.ndarray, *,
+                     start_ts: pd.Timestamp, as_of_ts: pd.Timestamp, window_days: int,
+                     pre_days: int, metric: str, margin_rate, observed: int, notes: list):
+    """Per-member outcomes from pandas orders: (members, has_margin, cumulative curve)."""
+    n = len(ids)
+    codes = pd.Index(ids).get_indexer(orders["customer_id"].to_numpy(dtype=object))
+    day = np.floor((orders["order_date"] - start_ts) / pd.Timedelta(days=1)).to_numpy()
+    after = (orders["order_date"] >= as_of_ts + pd.Timedelta(days=1)).to_numpy()
+    day = np.where(after, window_days, day)  # orders after as_of are outside both windows
+    in_window = (codes >= 0) & (day >= 0) & (day < window_days)
+    in_pre = (codes >= 0) & (day >= -pre_days) & (day < 0)
+    amount = orders["amount"].to_numpy(dtype=float)
+    margin = _margin_values(orders, in_window | in_pre, margin_rate, notes)
+    has_margin = not np.isnan(margin[in_window | in_pre]).any() and (
+        "margin" in orders.columns or margin_rate is not None)
+    members = pd.DataFrame({"customer_id": ids, "group": np.where(is_treated, "treatment",
+                                                                  "control")})
+    for prefix, mask in (("", in_window), ("pre_", in_pre)):
+        c = codes[mask]
+        n_orders = np.bincount(c, minlength=n)
+        members[prefix + "conversion"] = (n_orders > 0).astype(float)
+        members[prefix + "orders"] = n_orders.astype(float)
+        # float even when no order falls in the period (bincount gives int64 then)
+        members[prefix + "revenue"] = np.bincount(c, weights=amount[mask],
+                                                  minlength=n).astype(float)
+        if has_margin:
+            members[prefix + "margin"] = np.bincount(c, weights=margin[mask],
+                                                     minlength=n).astype(float)
+
+    # cumulative per-member outcome by day of the window, per group
+    c = codes[in_window]
+    d = day[in_window].astype(np.int64)
+    if metric == "conversion":
+        first = np.full(n, window_days)
+        np.minimum.at(first, c, d)
+        c = np.flatnonzero(first < window_days)
+        d, weight = first[c], np.ones(len(c))
+    else:
+        weight = {"orders": np.ones(len(c)), "revenue": amount[in_window],
+                  "margin": margin[in_window]}[metric]
+    sums = np.bincount(is_treated[c] * window_days + d, weights=weight,
+                       minlength=2 * window_days).reshape(2, window_days)
+    sizes = np.array([(~is_treated).sum(), is_treated.sum()])[:, None]
+    cum = np.cumsum(sums, axis=1) / sizes
+    cumulative = pd.DataFrame({
+        "day": np.tile(np.arange(1, window_days + 1), 2),
+        "date": np.tile(pd.date_range(start_ts, periods=window_days), 2),
+        "group": np.repeat(["control", "treatment"], window_days),
+        "value": cum.ravel(),
+    })
+    cumulative = cumulative[cumulative["day"] <= observed].reset_index(drop=True)
+
+    return members, has_margin, cumulative
+
+
 def _prepare(
     orders: pd.DataFrame,
     audience: pd.DataFrame,
@@ -324,7 +393,11 @@ def _prepare(
     if margin_rate is not None and not 0 < margin_rate <= 1:
         raise CrmDataError(f"The 'margin_rate' parameter must be in (0, 1] (gross margin "
                            f"as a share of revenue). Got {margin_rate!r} instead.")
-    orders = ensure_orders(orders)
+    from crm_analytics import engines
+
+    on_engine = engines.is_engine_source(orders)
+    if not on_engine:
+        orders = ensure_orders(orders)
     require_dataframe(audience, "audience")
     require_columns(audience, ["customer_id", group_col], "the audience table")
     ids = _member_ids(audience, "the audience table")
@@ -367,8 +440,15 @@ def _prepare(
     check_fraction(planned_holdout, "planned_holdout")
 
     start_ts = to_day(start, "start")
-    last_day = orders["order_date"].max().normalize()
-    as_of_ts = last_day if as_of is None else to_day(as_of, "as_of")
+    if on_engine:  # per-member outcomes aggregated in DuckDB / Spark
+        members = engines.campaign_outcomes(orders, audience, start=start_ts,
+                                            window_days=window_days, pre_days=pre_days,
+                                            as_of=as_of, group_col=group_col,
+                                            margin_rate=margin_rate)
+        as_of_ts = members.attrs.pop("as_of")
+    else:
+        last_day = orders["order_date"].max().normalize()
+        as_of_ts = last_day if as_of is None else to_day(as_of, "as_of")
     if start_ts > as_of_ts and not pre_only:
         raise CrmDataError(f"The campaign start {start_ts.date()} is after the last order "
                            f"date {as_of_ts.date()}: there are no outcomes to measure yet.")
@@ -379,55 +459,31 @@ def _prepare(
         notes.append(msg)
         warnings.warn(msg, IncompleteWindowWarning, stacklevel=3)
 
-    n = len(ids)
-    codes = pd.Index(ids).get_indexer(orders["customer_id"].to_numpy(dtype=object))
-    day = np.floor((orders["order_date"] - start_ts) / pd.Timedelta(days=1)).to_numpy()
-    after = (orders["order_date"] >= as_of_ts + pd.Timedelta(days=1)).to_numpy()
-    day = np.where(after, window_days, day)  # orders after as_of are outside both windows
-    in_window = (codes >= 0) & (day >= 0) & (day < window_days)
-    in_pre = (codes >= 0) & (day >= -pre_days) & (day < 0)
-    amount = orders["amount"].to_numpy(dtype=float)
-    margin = _margin_values(orders, in_window | in_pre, margin_rate, notes)
-    has_margin = not np.isnan(margin[in_window | in_pre]).any() and (
-        "margin" in orders.columns or margin_rate is not None)
+    if on_engine:
+        has_margin = "margin" in members.columns
+        if has_margin and margin_rate is not None and "margin" in _engine_columns(orders):
+            notes.append("margin_rate is ignored: the orders have a margin column.")
+        if not has_margin:
+            notes.append("The orders have no margin column and margin_rate was not given, so "
+                         "incremental margin and ROI are not computed.")
+        members["group"] = np.where(is_treated, "treatment", "control")
+        # the daily curve would need the orders per member and day: not computed here
+        cumulative = pd.DataFrame({"day": np.array([], dtype=np.int64),
+                                   "date": np.array([], dtype="datetime64[ns]"),
+                                   "group": np.array([], dtype=object),
+                                   "value": np.array([], dtype=float)})
+        notes.append("Orders from an engine (Parquet / DuckDB / Spark): no cumulative daily "
+                     "curve (the result's `cumulative` table is empty).")
+    else:
+        members, has_margin, cumulative = _member_outcomes(
+            orders, ids, is_treated, start_ts=start_ts, as_of_ts=as_of_ts,
+            window_days=window_days, pre_days=pre_days, metric=metric,
+            margin_rate=margin_rate, observed=observed, notes=notes)
     if metric == "margin" and not has_margin:
         raise CrmDataError("metric='margin' needs margins: the orders have no (complete) "
                            "'margin' column; pass margin_rate= (e.g. 0.3) instead.")
-    members = pd.DataFrame({"customer_id": ids, "group": np.where(is_treated, "treatment",
-                                                                  "control")})
-    for prefix, mask in (("", in_window), ("pre_", in_pre)):
-        c = codes[mask]
-        n_orders = np.bincount(c, minlength=n)
-        members[prefix + "conversion"] = (n_orders > 0).astype(float)
-        members[prefix + "orders"] = n_orders.astype(float)
-        members[prefix + "revenue"] = np.bincount(c, weights=amount[mask], minlength=n)
-        if has_margin:
-            members[prefix + "margin"] = np.bincount(c, weights=margin[mask], minlength=n)
     if covariate not in (None, "pre_period"):
         members["covariate"] = pd.to_numeric(audience[covariate]).to_numpy(dtype=float)
-
-    # cumulative per-member outcome by day of the window, per group
-    c = codes[in_window]
-    d = day[in_window].astype(np.int64)
-    if metric == "conversion":
-        first = np.full(n, window_days)
-        np.minimum.at(first, c, d)
-        c = np.flatnonzero(first < window_days)
-        d, weight = first[c], np.ones(len(c))
-    else:
-        weight = {"orders": np.ones(len(c)), "revenue": amount[in_window],
-                  "margin": margin[in_window]}[metric]
-    sums = np.bincount(is_treated[c] * window_days + d, weights=weight,
-                       minlength=2 * window_days).reshape(2, window_days)
-    sizes = np.array([(~is_treated).sum(), is_treated.sum()])[:, None]
-    cum = np.cumsum(sums, axis=1) / sizes
-    cumulative = pd.DataFrame({
-        "day": np.tile(np.arange(1, window_days + 1), 2),
-        "date": np.tile(pd.date_range(start_ts, periods=window_days), 2),
-        "group": np.repeat(["control", "treatment"], window_days),
-        "value": cum.ravel(),
-    })
-    cumulative = cumulative[cumulative["day"] <= observed].reset_index(drop=True)
 
     campaign_name = None
     if "campaign_name" in audience.columns and audience["campaign_name"].nunique() == 1:
@@ -547,8 +603,11 @@ def campaign_lift(
 
     Parameters
     ----------
-    orders : pandas.DataFrame
-        Canonical orders (validated if not already). Not modified.
+    orders : pandas.DataFrame, Parquet path(s), DuckDB relation or Spark DataFrame
+        Canonical orders (validated if not already). Not modified. Orders too large for
+        pandas can stay in an engine (see :mod:`crm_analytics.engines`): the per-member
+        outcomes are aggregated there and only the audience-sized table comes back; the
+        result's ``cumulative`` daily curve is then empty.
     audience : pandas.DataFrame
         One row per member of one campaign: ``customer_id`` and ``group_col``. Members
         without orders count as zero. Not modified.

@@ -104,6 +104,34 @@ def test_summary_with_memory_limit_and_spilling_options(sample, sample_parquet, 
     _equal(customer_summary(sample), got)
 
 
+@pytest.mark.parametrize("chunks", [2, 5])
+def test_summary_in_customer_chunks_equals_pandas(sample, sample_parquet, cdnow_parquet, chunks):
+    """Customers split into hash buckets (the out-of-core plan) give the same table."""
+    from crm_analytics.engines import sql
+    from crm_analytics.engines.duckdb import DuckDBRunner
+
+    _equal(customer_summary(sample, time_unit="W"),
+           sql.customer_summary(DuckDBRunner(sample_parquet), time_unit="W", chunks=chunks))
+    orders, path = cdnow_parquet
+    _equal(customer_summary(orders, as_of="1997-09-30"),
+           sql.customer_summary(DuckDBRunner(path), as_of="1997-09-30", chunks=chunks))
+    rel = sql.customer_summary(DuckDBRunner(sample_parquet), output="native", chunks=chunks)
+    assert rel.df()["customer_id"].is_monotonic_increasing
+
+
+def test_chunks_follow_the_memory_limit(sample_parquet):
+    from crm_analytics.engines import sql
+    from crm_analytics.engines.duckdb import DuckDBRunner, parse_size
+
+    small = DuckDBRunner(sample_parquet, memory_limit="100MB")
+    assert small.memory_limit_bytes() == parse_size("95.3 MiB")
+    assert sql._chunks(small, 1000) == 1
+    assert sql._chunks(small, 64_000_000) == -(-64_000_000 * sql._ROW_BYTES
+                                               // parse_size("95.3 MiB"))
+    with pytest.raises(CrmDataError, match="'chunks' parameter must be an int >= 1"):
+        sql.customer_summary(small, chunks=0)
+
+
 def test_pandas_input_is_not_modified(sample):
     orders = _plain(sample)
     before = orders.copy()
@@ -289,3 +317,114 @@ def test_public_functions_hand_parquet_paths_to_the_engine(tmp_path) -> None:
     window = {"start": "2025-06-01", "end": "2025-12-31"}
     pd.testing.assert_frame_equal(ca.sleeping_flow(str(path), **window),
                                   ca.sleeping_flow(orders, **window), check_dtype=False)
+
+
+# --------------------------------------------------------------------------- campaign lift
+def _lift_fields_equal(expected, got) -> None:
+    import dataclasses
+
+    for f in dataclasses.fields(expected):
+        a, b = getattr(expected, f.name), getattr(got, f.name)
+        if f.name in ("members",):
+            pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-10)
+        elif f.name in ("cumulative", "notes", "statistics", "unadjusted_statistics"):
+            continue
+        elif isinstance(a, float | np.floating) or hasattr(a, "low"):
+            np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
+                                       rtol=1e-9, err_msg=f.name)
+        else:
+            assert a == b, f.name
+
+
+@pytest.mark.parametrize("metric", ["revenue", "conversion", "margin"])
+def test_campaign_lift_on_engine_equals_pandas(sample, sample_parquet, metric):
+    from crm_analytics.campaigns import campaign_lift
+
+    campaigns = load_sample("campaigns")
+    for _, audience in campaigns.groupby("campaign_id"):
+        audience = audience.reset_index(drop=True)
+        kw = dict(start=audience["start"].iloc[0], metric=metric, pre_days=90,
+                  window_days=int(audience["window_days"].iloc[0]), cost_per_contact=0.1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = campaign_lift(sample, audience, **kw)
+            got = campaign_lift(sample_parquet, audience, **kw)
+            rel = campaign_lift(duckdb.from_df(_plain(sample)), audience, **kw)
+        _lift_fields_equal(expected, got)
+        _lift_fields_equal(expected, rel)
+        assert len(got.cumulative) == 0 and len(expected.cumulative) > 0
+        assert any("no cumulative daily curve" in n for n in got.notes)
+
+
+def test_lift_by_segment_and_metric_on_engine(sample, sample_parquet):
+    from crm_analytics.campaigns import lift_by_metric, lift_by_segment
+
+    audience = load_sample("campaigns").query("campaign_id == 'SMS-20250301'")
+    audience = audience.reset_index(drop=True)
+    kw = dict(start="2025-03-01", window_days=30, pre_days=90)
+    by = [c for c in ("member_tier", "segment", "tier") if c in audience.columns][:1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if by:
+            pd.testing.assert_frame_equal(
+                lift_by_segment(sample, audience, by=by, min_group_size=5, **kw),
+                lift_by_segment(sample_parquet, audience, by=by, min_group_size=5, **kw),
+                check_exact=False, rtol=1e-9)
+        pd.testing.assert_frame_equal(lift_by_metric(sample, audience, **kw),
+                                      lift_by_metric(sample_parquet, audience, **kw),
+                                      check_exact=False, rtol=1e-9)
+
+
+def test_campaign_lift_empty_pre_period_is_float(sample):
+    from crm_analytics.campaigns import campaign_lift
+
+    audience = load_sample("campaigns").query("campaign_id == 'SMS-20250301'")
+    audience = audience.reset_index(drop=True)
+    first = sample["order_date"].min().normalize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = campaign_lift(sample, audience, start=first, window_days=30, pre_days=30)
+    assert res.members["pre_orders"].sum() == 0
+    for col in ("revenue", "margin", "pre_revenue", "pre_margin"):
+        assert res.members[col].dtype == np.float64, col
+
+
+# --------------------------------------------------------------------------- scoring
+@pytest.fixture(scope="module")
+def fitted(sample):
+    from crm_analytics.churn import fit_churn_model
+    from crm_analytics.ltv import fit_spend_model
+
+    summary = customer_summary(sample)
+    return summary, fit_churn_model(summary), fit_spend_model(summary)
+
+
+def test_score_customers_equals_churn_scores_and_predict_ltv(sample_parquet, fitted):
+    from crm_analytics.churn import churn_scores
+    from crm_analytics.ltv import predict_ltv
+
+    summary, model, spend = fitted
+    scores = churn_scores(model, summary, horizon=60)
+    ltv = predict_ltv(summary, model, spend, horizon_months=6)
+    rel = engines.score_customers(sample_parquet, model, spend, horizon=60, horizon_months=6)
+    assert isinstance(rel, duckdb.DuckDBPyRelation)
+    got = rel.df()
+    assert list(got["customer_id"]) == list(summary["customer_id"])
+    for col in ("p_alive", "p_churn", "expected_orders"):
+        np.testing.assert_allclose(got[col], scores[col], rtol=1e-10, err_msg=col)
+    np.testing.assert_allclose(got["ltv_expected_orders"], ltv["expected_orders"], rtol=1e-10)
+    for col in ("expected_spend_per_order", "expected_revenue", "ltv"):
+        np.testing.assert_allclose(got[col], ltv[col], rtol=1e-10, err_msg=col)
+    plain = engines.score_customers(sample_parquet, model, output="pandas")
+    assert list(plain.columns) == ["customer_id", "p_alive", "p_churn", "expected_orders"]
+    np.testing.assert_allclose(plain["p_alive"], scores["p_alive"], rtol=1e-10)
+
+
+def test_score_customers_errors(sample, sample_parquet, fitted):
+    _, model, _ = fitted
+    with pytest.raises(CrmDataError, match="'model' argument must be a ChurnModel"):
+        engines.score_customers(sample_parquet, "bgnbd")
+    with pytest.raises(CrmDataError, match="'spend_model' argument must be a SpendModel"):
+        engines.score_customers(sample_parquet, model, model)
+    with pytest.raises(CrmDataError, match="relation's connection cannot be reached"):
+        engines.score_customers(duckdb.from_df(_plain(sample)), model)

@@ -41,6 +41,7 @@ __all__ = [
     "cohort_revenue",
     "customer_summary",
     "is_engine_source",
+    "score_customers",
     "sleeping_flow",
 ]
 
@@ -174,3 +175,29 @@ def campaign_outcomes(orders: object, audience: pd.DataFrame, *, start: object,
     return sql.campaign_outcomes(_runner(orders, engine_options), audience, start=start,
                                  window_days=window_days, pre_days=pre_days, as_of=as_of,
                                  group_col=group_col, margin_rate=margin_rate)
+
+
+def score_customers(orders: object, model, spend_model=None, *, as_of: object = None,
+                    time_unit: str = "D", horizon: float = 90, horizon_months: int = 12,
+                    monthly_discount_rate: float = 0.01, margin_rate: float | None = None,
+                    output: str = "native", **engine_options: object):
+    """Churn scores (and LTV) of every customer, computed inside DuckDB or Spark.
+
+    The summary is built in the engine; only its distinct ``(frequency, recency, T)``
+    histories come to pandas, where ``model`` (:class:`~crm_analytics.churn.ChurnModel`)
+    scores each once; that small table is joined back in the engine. Expected spend
+    (Gamma-Gamma, ``spend_model``) is a closed formula evaluated in SQL.
+
+    Returns ``customer_id, p_alive, p_churn, expected_orders`` (next ``horizon`` days)
+    as :func:`crm_analytics.churn.churn_scores`, plus with ``spend_model``
+    ``ltv_expected_orders, expected_spend_per_order, expected_revenue, ltv`` as
+    ``expected_orders, expected_spend_per_order, expected_revenue, ltv`` of
+    :func:`crm_analytics.ltv.predict_ltv` over ``horizon_months``. ``churn_risk`` and
+    ``expected_next_order`` are left out. ``output="native"`` (default) gives a lazy
+    DuckDB relation / Spark DataFrame sorted by customer_id, ``"pandas"`` a DataFrame.
+    """
+    return sql.score_customers(_runner(orders, engine_options), model, spend_model,
+                               as_of=as_of, time_unit=time_unit, horizon=horizon,
+                               horizon_months=horizon_months,
+                               monthly_discount_rate=monthly_discount_rate,
+                               margin_rate=margin_rate, output=output)

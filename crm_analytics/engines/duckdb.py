@@ -25,7 +25,7 @@ import pandas as pd
 
 from crm_analytics._checks import CrmDataError
 
-__all__ = ["DuckDBRunner", "is_duckdb_source", "runner"]
+__all__ = ["DuckDBRunner", "is_duckdb_source", "parse_size", "runner"]
 
 _VIEW = "crm_orders"
 
@@ -106,6 +106,23 @@ class DuckDBRunner:
         if missing:
             raise CrmDataError(f"Parquet file(s) not found: {missing[:5]}. Check the path(s).")
 
+    def memory_limit_bytes(self) -> int | None:
+        """The connection's ``memory_limit`` in bytes (None when it cannot be read)."""
+        try:
+            text = str(self.fetch("SELECT current_setting('memory_limit') AS m")["m"].iloc[0])
+        except (duckdb.Error, KeyError, IndexError):  # pragma: no cover - odd builds
+            return None
+        return parse_size(text)
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """Make a small pandas table queryable as ``name`` next to the orders."""
+        if self._con is None:
+            raise CrmDataError(
+                "Scoring in DuckDB needs the orders as a Parquet path, a table name with "
+                "connection=, or a DataFrame (a relation's connection cannot be reached)."
+            )
+        self._con.register(name, frame)
+
     def native(self, query: str) -> duckdb.DuckDBPyRelation:
         """The query as a lazy DuckDB relation."""
         query = query.replace("{src}", self._src)
@@ -116,6 +133,24 @@ class DuckDBRunner:
     def fetch(self, query: str) -> pd.DataFrame:
         """The query's result as pandas."""
         return self.native(query).df()
+
+
+_UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes in a DuckDB size such as ``"953.6 MiB"`` or ``"2GB"`` (None if not one).
+
+    >>> parse_size("953.6 MiB"), parse_size("2GB"), parse_size("unlimited")
+    (999922073, 2000000000, None)
+    """
+    import re
+
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", str(text))
+    if not match or match.group(2).lower() not in _UNITS | {"": 1}:
+        return None
+    return int(float(match.group(1)) * _UNITS.get(match.group(2).lower(), 1))
 
 
 def runner(orders: object, **options: object) -> DuckDBRunner:

@@ -45,6 +45,10 @@ class SparkRunner:
         orders.createOrReplaceTempView(self._view)
         self.columns = list(orders.columns)
 
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """Make a small pandas table queryable as ``name`` in the session."""
+        self._spark.createDataFrame(frame).createOrReplaceTempView(name)
+
     def native(self, query: str):
         """The query as a lazy Spark DataFrame."""
         return self._spark.sql(query.replace("{src}", self._view))

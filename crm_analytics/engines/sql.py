@@ -18,6 +18,7 @@ Semantics are those of the pandas functions: :func:`crm_analytics.summary.custom
 
 from __future__ import annotations
 
+import itertools
 from typing import Protocol
 
 import numpy as np
@@ -36,21 +37,27 @@ __all__ = [
     "cohort_revenue",
     "customer_summary",
     "customer_summary_sql",
+    "score_customers",
     "sleeping_flow",
 ]
 
 _EPOCH = np.datetime64("1970-01-01", "D")
+_pattern_ids = itertools.count()
 
 #: Dialect snippets: ``day`` turns a timestamp/date expression into its day number,
-#: ``date`` a day number into a timestamp (only used for engine-native output).
+#: ``date`` a day number into a timestamp (only used for engine-native output),
+#: ``bucket`` a text into one of ``k`` hash buckets (customer chunks, see
+#: :func:`customer_summary_sql`).
 DIALECTS = {
     "duckdb": {
         "day": "(CAST(CAST({x} AS TIMESTAMP) AS DATE) - DATE '1970-01-01')",
         "date": "CAST(DATE '1970-01-01' + CAST({x} AS INTEGER) AS TIMESTAMP)",
+        "bucket": "hash({x}) % {k}",
     },
     "spark": {
         "day": "unix_date(CAST(CAST({x} AS TIMESTAMP) AS DATE))",
         "date": "CAST(date_from_unix_date(CAST({x} AS INT)) AS TIMESTAMP)",
+        "bucket": "pmod(hash({x}), {k})",
     },
 }
 
@@ -91,15 +98,20 @@ def _has(runner: Runner, col: str) -> bool:
     return col in [c.lower() for c in runner.columns]
 
 
-def _orders_cte(runner: Runner, *, as_of_day: int | None = None, margin: bool = False) -> str:
+def _orders_cte(runner: Runner, *, as_of_day: int | None = None, margin: bool = False,
+                bucket: tuple[int, int] | None = None) -> str:
     """``o``: customer_id (text), day (day number), amount [, margin] of kept orders.
 
     Orders with an excluded status (cancelled, refunded, ... as in
     :func:`crm_analytics.validate_orders`) and, with ``as_of_day``, orders after it are
-    left out.
+    left out. ``bucket=(i, k)`` keeps only the customers of hash bucket ``i`` of ``k``.
     """
     day = _day(runner, "order_date")
     where = []
+    if bucket is not None:
+        expr = DIALECTS[runner.dialect]["bucket"].format(x="CAST(customer_id AS STRING)",
+                                                         k=int(bucket[1]))
+        where.append(f"{expr} = {int(bucket[0])}")
     if as_of_day is not None:
         where.append(f"{day} <= {int(as_of_day)}")
     if _has(runner, "status"):
@@ -181,10 +193,39 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- summary
+#: Memory one order row takes in the per-customer aggregation (DuckDB, bytes): the
+#: orders are split into customer chunks of at most ``memory_limit / _ROW_BYTES`` rows.
+_ROW_BYTES = 64
+
+
 def customer_summary_sql(
-    runner: Runner, *, as_of_day: int, unit_days: float, margin: bool, dates: bool = False
+    runner: Runner, *, as_of_day: int, unit_days: float, margin: bool, dates: bool = False,
+    chunks: int = 1,
 ) -> str:
-    """The per-customer summary query (day numbers, or timestamps with ``dates``)."""
+    """The per-customer summary query (day numbers, or timestamps with ``dates``).
+
+    Two plain GROUP BYs: orders to (customer, day) occasions, occasions to customers.
+    With ``chunks > 1`` the customers are split into that many hash buckets, each
+    aggregated on its own (``UNION ALL``) and the (already small) result sorted once:
+    DuckDB then never holds the occasion table of all customers at once. The first
+    GROUP BY has about one group per order, and DuckDB's hash aggregate fails with
+    "Out of Memory" instead of spilling when that table is much larger than
+    ``memory_limit`` (64M orders at 1 GB); in buckets each scan of the files keeps one
+    bucket, so the price is one more read of the order columns per chunk.
+    """
+    a = int(as_of_day)
+    if chunks > 1:
+        parts = [_summary_body(runner, as_of_day=a, unit_days=unit_days, margin=margin,
+                               dates=dates, bucket=(i, int(chunks)))
+                 for i in range(int(chunks))]
+        return ("SELECT * FROM (" + "\nUNION ALL\n".join(f"({p})" for p in parts)
+                + ") ORDER BY customer_id")
+    return _summary_body(runner, as_of_day=a, unit_days=unit_days, margin=margin,
+                         dates=dates) + "ORDER BY customer_id\n"
+
+
+def _summary_body(runner: Runner, *, as_of_day: int, unit_days: float, margin: bool,
+                  dates: bool, bucket: tuple[int, int] | None = None) -> str:
     margin_occ = ", SUM(margin) AS margin" if margin else ""
     margin_out = "SUM(margin) AS total_margin, " if margin else ""
     if dates:
@@ -195,7 +236,7 @@ def customer_summary_sql(
         first, last = "MIN(day) AS first_day", "MAX(day) AS last_day"
     a = int(as_of_day)
     return f"""
-WITH {_orders_cte(runner, as_of_day=a, margin=margin)},
+WITH {_orders_cte(runner, as_of_day=a, margin=margin, bucket=bucket)},
 occ AS (
   SELECT customer_id, day, SUM(amount) AS amount, COUNT(*) AS n{margin_occ}
   FROM o GROUP BY customer_id, day
@@ -211,26 +252,44 @@ SELECT customer_id, {first}, {last},
   SUM(amount) AS total_amount,
   SUM(amount) / CAST(SUM(n) AS DOUBLE) AS avg_order_value,
   {margin_out}CAST({a} - MAX(day) AS BIGINT) AS days_since_last_order
-FROM occ GROUP BY customer_id ORDER BY customer_id
+FROM occ GROUP BY customer_id
 """
 
 
+def _chunks(runner: Runner, n_rows: int) -> int:
+    """How many customer chunks the summary needs within the engine's memory limit."""
+    limit = getattr(runner, "memory_limit_bytes", None)
+    limit = limit() if callable(limit) else None
+    if not limit:
+        return 1
+    return max(1, -(-int(n_rows) * _ROW_BYTES // int(limit)))
+
+
 def customer_summary(
-    runner: Runner, *, as_of: object = None, time_unit: str = "D", output: str = "pandas"
+    runner: Runner, *, as_of: object = None, time_unit: str = "D", output: str = "pandas",
+    chunks: int | None = None,
 ):
-    """Per-customer summary; see :func:`crm_analytics.engines.customer_summary`."""
+    """Per-customer summary; see :func:`crm_analytics.engines.customer_summary`.
+
+    ``chunks`` (default: from the engine's memory limit, see :data:`_ROW_BYTES`) splits
+    the customers into hash buckets aggregated one after the other.
+    """
     unit_days = check_time_unit(time_unit)
     if output not in ("pandas", "native"):
         raise CrmDataError(f"The 'output' parameter must be 'pandas' or 'native'. Got {output!r}.")
-    check_orders(runner)
+    counts = check_orders(runner)
     as_of_ts, as_of_day = _resolve(runner, as_of, "as_of")
     if _first_day(runner) > as_of_day:
         raise CrmDataError(
             f"No order is on or before as_of={as_of_ts.date()}. Use a later as_of."
         )
+    if chunks is None:
+        chunks = _chunks(runner, counts["n_rows"])
+    elif not (isinstance(chunks, int | np.integer) and chunks >= 1):
+        raise CrmDataError(f"The 'chunks' parameter must be an int >= 1. Got {chunks!r}.")
     margin = _has(runner, "margin")
     query = customer_summary_sql(runner, as_of_day=as_of_day, unit_days=unit_days,
-                                 margin=margin, dates=output == "native")
+                                 margin=margin, dates=output == "native", chunks=int(chunks))
     if output == "native":
         return runner.native(query)
     raw = runner.fetch(query)
@@ -478,7 +537,8 @@ def campaign_outcomes(
     members without an order get zeros. Columns: ``customer_id, group, conversion,
     orders, revenue[, margin], pre_conversion, pre_orders, pre_revenue[, pre_margin]``
     as in :func:`crm_analytics.campaigns.campaign_lift`'s per-member table. Margin comes
-    from the orders' ``margin`` column, else ``amount * margin_rate``, else is left out.
+    from the orders' ``margin`` column, else ``amount * margin_rate``, else is left out
+    (orders with a missing margin count as 0). ``attrs["as_of"]`` is the last day used.
     """
     from crm_analytics.campaigns import _member_ids
 
@@ -492,7 +552,7 @@ def campaign_outcomes(
     ids = _member_ids(audience, "the audience table")
     check_orders(runner)
     _, start_day = _resolve(runner, start, "start")
-    _, as_of_day = _resolve(runner, as_of, "as_of")
+    as_of_ts, as_of_day = _resolve(runner, as_of, "as_of")
     has_margin = _has(runner, "margin") or margin_rate is not None
     margin_expr = "margin" if _has(runner, "margin") else f"amount * {float(margin_rate or 0)!r}"
     lo, hi = start_day - pre_days, start_day + window_days
@@ -522,4 +582,72 @@ WHERE day >= {lo} AND day < {hi} GROUP BY customer_id
         members.insert(list(members.columns).index(prefix + "orders"), prefix + "conversion",
                        (members[prefix + "orders"] > 0).astype(float))
     members["customer_id"] = _text(members["customer_id"])
+    members.attrs = {"as_of": as_of_ts}
     return members
+
+
+# --------------------------------------------------------------------------- scoring
+def score_customers(runner: Runner, model, spend_model=None, *, as_of=None, time_unit="D",
+                    horizon=90, horizon_months=12, monthly_discount_rate=0.01,
+                    margin_rate=None, output="native"):
+    """Churn / LTV scores joined in the engine; see :func:`crm_analytics.engines.score_customers`."""
+    from crm_analytics._checks import check_positive
+    from crm_analytics.churn import _check_model
+    from crm_analytics.ltv import DAYS_PER_MONTH, SpendModel
+
+    model = _check_model(model)
+    check_positive(horizon, "horizon")
+    if spend_model is not None and not isinstance(spend_model, SpendModel):
+        raise CrmDataError("The 'spend_model' argument must be a SpendModel from "
+                           f"fit_spend_model(); got {type(spend_model).__name__}.")
+    if output not in ("pandas", "native"):
+        raise CrmDataError(f"The 'output' parameter must be 'pandas' or 'native'. Got {output!r}.")
+    unit_days = check_time_unit(time_unit)
+    counts = check_orders(runner)
+    _, as_of_day = _resolve(runner, as_of, "as_of")
+    margin = _has(runner, "margin")
+    summary = customer_summary_sql(runner, as_of_day=as_of_day, unit_days=unit_days,
+                                   margin=margin, chunks=_chunks(runner, counts["n_rows"]))
+    pats = runner.fetch(f"SELECT DISTINCT frequency, recency, T FROM ({summary}) s")
+    scale = unit_days / model.unit_days
+    x = pats["frequency"].to_numpy(dtype=float)
+    tx, TT = pats["recency"].to_numpy(float) * scale, pats["T"].to_numpy(float) * scale
+    pats["p_alive"] = model.p_alive(x, tx, TT)
+    pats["expected_orders"] = model.expected_orders(horizon / model.unit_days, x, tx, TT)
+    cols = ["s.customer_id", "p.p_alive", "1.0 - p.p_alive AS p_churn", "p.expected_orders"]
+    if spend_model is not None:
+        month = DAYS_PER_MONTH / model.unit_days
+        cum = np.zeros(len(pats))
+        disc = np.zeros(len(pats))
+        for k in range(1, int(horizon_months) + 1):
+            nxt = model.expected_orders(k * month, x, tx, TT)
+            disc += (nxt - cum) * (1.0 + monthly_discount_rate) ** -k
+            cum = nxt
+        pats["ltv_orders"], pats["ltv_discounted"] = cum, disc
+        p, q = spend_model.params["p"], spend_model.params["q"]
+        mean = spend_model.population_mean_spend
+        w = f"({p!r} * s.frequency / ({p!r} * s.frequency + {q - 1!r}))"
+        spend = (f"((1 - {w}) * {mean!r} + {w} * CASE WHEN s.frequency > 0 "
+                 "THEN s.monetary_value ELSE 0.0 END)")
+        if margin_rate is not None:
+            rate = repr(float(margin_rate))
+        elif margin:
+            rate = ("CASE WHEN s.total_amount > 0 THEN s.total_margin / s.total_amount "
+                    "ELSE SUM(s.total_margin) OVER () / SUM(s.total_amount) OVER () END")
+        else:
+            rate = "1.0"
+        cols += ["p.ltv_orders AS ltv_expected_orders", f"{spend} AS expected_spend_per_order",
+                 f"p.ltv_orders * {spend} AS expected_revenue",
+                 f"p.ltv_discounted * {spend} * {rate} AS ltv"]
+    name = f"crm_patterns_{next(_pattern_ids)}"
+    runner.register(name, pats)
+    query = (f"SELECT {', '.join(cols)} FROM ({summary}) s JOIN {name} p "
+             "ON s.frequency = p.frequency AND s.recency = p.recency AND s.T = p.T "
+             "ORDER BY s.customer_id")
+    if output == "native":
+        return runner.native(query)
+    out = runner.fetch(query)
+    out["customer_id"] = _text(out["customer_id"])
+    return out
+
+
