@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics._checks import CrmDataError, iso_day
-from crm_analytics.orders import ensure_orders, order_days
+from crm_analytics.orders import customer_codes, ensure_orders, order_days
 from crm_analytics.summary import _resolve_as_of
 
 __all__ = [
@@ -135,11 +135,12 @@ def _prepare(orders: pd.DataFrame, as_of: object, *, sort: bool = False) -> _Ord
             f"No order is on or before as_of={as_of_ts.date()} (first order "
             f"{orders['order_date'].min().date()}). Use a later as_of."
         )
-    ids = orders["customer_id"]
     amount = orders["amount"].to_numpy(dtype=float)
-    if not keep.all():
-        ids, days, amount = ids[keep], days[keep], amount[keep]
-    codes, uniques = pd.factorize(ids, sort=sort)
+    if keep.all():
+        codes, uniques = customer_codes(orders, sort=sort)
+    else:
+        codes, uniques = customer_codes(orders, keep, sort=sort)
+        days, amount = days[keep], amount[keep]
     first_day = np.full(len(uniques), _NO_DAY)
     np.minimum.at(first_day, codes, days)
     return _Orders(codes, uniques, days, amount, first_day, as_of_ts, as_of_day)

@@ -148,6 +148,7 @@ def fit_spend_model(
     penalizer: float = 0.0,
     max_abs_correlation: float = 0.3,
     tol: float = 1e-7,
+    standard_errors: bool = True,
 ) -> SpendModel:
     """Fit the Gamma-Gamma model of spend per order on the customers with repeat orders.
 
@@ -171,6 +172,9 @@ def fit_spend_model(
     tol : float, default 1e-7
         Optimiser tolerance of the first attempt (retries loosen it, then raise the
         penalizer; see :attr:`SpendModel.fit_notes`).
+    standard_errors : bool, default True
+        False skips the Hessian behind the standard errors (faster): the same
+        parameters, NaN ``standard_errors``.
 
     Returns
     -------
@@ -225,7 +229,8 @@ def fit_spend_model(
     px, pm = x[rep], m[rep]
 
     def attempt(*, penalizer: float, tol: float) -> _lifetimes.FitOutput:
-        return _lifetimes.fit_gamma_gamma(px, pm, w, penalizer=penalizer, tol=tol)
+        return _lifetimes.fit_gamma_gamma(px, pm, w, penalizer=penalizer, tol=tol,
+                                          standard_errors=standard_errors)
 
     try:
         out, used, notes = _lifetimes.fit_with_retries(attempt, penalizer=penalizer, tol=tol)
@@ -388,10 +393,17 @@ def predict_ltv(
     discount = (1.0 + monthly_discount_rate) ** -np.arange(1, months + 1)
 
     px, prec, pT, _, inverse = compress_rfm(freq, rec, T)
+    # expected_orders = (a function of frequency and T) x P(alive): the costly first
+    # factor (a hypergeometric function) once per distinct (frequency, T) pair
+    alive = churn_model.p_alive(px, prec, pT)
+    x_code, x_values = pd.factorize(px)
+    t_code, t_values = pd.factorize(pT)
+    pair, pairs = pd.factorize(x_code.astype(np.int64) * len(t_values) + t_code)
+    qx, qT = x_values[pairs // len(t_values)], t_values[pairs % len(t_values)]
     cumulative = np.zeros(len(px))
     discounted = np.zeros(len(px))
     for k in range(1, months + 1):  # a few months x all patterns as arrays
-        nxt = churn_model.expected_orders(k * month, px, prec, pT)
+        nxt = churn_model._expected_orders_if_alive(k * month, qx, qT)[pair] * alive
         discounted += (nxt - cumulative) * discount[k - 1]
         cumulative = nxt
     spend = spend_model.expected_spend(freq, summary["monetary_value"].to_numpy(dtype=float))

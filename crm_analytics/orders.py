@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -170,8 +173,34 @@ def _timestamp_or_nat(value: object) -> object:
 
 
 def _has_duplicates(values: pd.Series) -> bool:
-    """Whether a text column repeats a value (Arrow's hash count: fast at millions of rows)."""
+    """Whether a text column repeats a value (Arrow's hash count: fast at millions of rows).
+
+    Ids that are all canonical decimal numbers (platform order numbers) are compared as
+    sorted int64 instead, several times faster than hashing text.
+    """
+    numbers = _canonical_numbers(values)
+    if numbers is not None:
+        numbers = np.sort(numbers)
+        return bool((numbers[1:] == numbers[:-1]).any())
     return len(pc.unique(pa.array(values, type=pa.string()))) != len(values)
+
+
+def _canonical_numbers(values: pd.Series) -> np.ndarray | None:
+    """Arrow text ids as int64 when each is the canonical text of a number (no sign,
+    space or leading zero: byte length == digit count), so equal numbers are equal
+    texts. None otherwise."""
+    arr = getattr(values.array, "_pa_array", None)
+    if arr is None or len(arr) == 0 or arr.null_count:
+        return None
+    try:
+        numbers = pc.cast(arr, pa.int64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if numbers.min() < 0:
+        return None
+    n_digits = np.maximum(np.searchsorted(_POW10, numbers, side="right"), 1)
+    lengths = pc.binary_length(arr).to_numpy(zero_copy_only=False)
+    return numbers if np.array_equal(lengths, n_digits) else None
 
 
 def _parse_dates(raw: pd.Series) -> pd.Series:
@@ -423,3 +452,96 @@ def ensure_orders(orders: pd.DataFrame) -> pd.DataFrame:
 def order_days(orders: pd.DataFrame) -> np.ndarray:
     """Order dates as integer day numbers (days since 1970-01-01)."""
     return orders["order_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+
+
+# Customer-id codes shared by the steps of one pipeline run (private). Encoding millions
+# of text ids is the largest part of each per-customer reducer; ``run_report`` encodes
+# them once inside :func:`shared_customer_codes` and every reducer reuses the codes.
+# Only Arrow-backed ids are shared: Arrow arrays are immutable, so the same array object
+# always holds the same ids.
+_SHARED_CODES: ContextVar[tuple | None] = ContextVar("crm_shared_codes", default=None)
+
+
+def _arrow_ids(orders: pd.DataFrame) -> object | None:
+    return getattr(orders["customer_id"].array, "_pa_array", None)
+
+
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+
+
+def _factorize_digit_ids(ids: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """``pd.factorize(ids, sort=True)`` for Arrow text ids that are plain decimal numbers.
+
+    Platform ids (Taobao, JD, Shopify customer numbers) are often digits; hashing them
+    as int64 is several times cheaper than hashing text. Used only when every id is the
+    canonical text of a number below 10**18 (no sign, space or leading zero: the byte
+    length equals the digit count), so the codes and uniques equal pandas' exactly.
+    Returns None otherwise.
+    """
+    arr = getattr(ids.array, "_pa_array", None)
+    if arr is None or len(arr) == 0 or arr.null_count:
+        return None
+    try:
+        values = pc.cast(arr, pa.int64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    codes, uniq = pd.factorize(values, sort=False)
+    if uniq.min() < 0:
+        return None
+    n_digits = np.maximum(np.searchsorted(_POW10, uniq, side="right"), 1)
+    if n_digits.max() > 18:
+        return None
+    lengths = pc.binary_length(arr).to_numpy(zero_copy_only=False)
+    if not np.array_equal(lengths, n_digits[codes]):  # "007", "+7", " 7" are not canonical
+        return None
+    # text order: digits left-aligned (zero-padded on the right), then shorter first
+    order = np.lexsort((n_digits, uniq * _POW10[18 - n_digits]))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    text = pc.cast(pa.array(uniq[order]), arr.type)
+    uniques = pd.Index(ids.dtype.construct_array_type()._from_sequence(text, dtype=ids.dtype))
+    return rank[codes], uniques
+
+
+def _factorize_ids(ids: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index]:
+    fast = _factorize_digit_ids(ids)
+    return fast if fast is not None else pd.factorize(ids, sort=sort)
+
+
+@contextmanager
+def shared_customer_codes(orders: pd.DataFrame) -> Iterator[None]:
+    """Within the block, :func:`customer_codes` of ``orders`` encodes the ids only once."""
+    ids = _arrow_ids(orders)
+    if ids is None:
+        yield
+        return
+    codes, uniques = _factorize_ids(orders["customer_id"], sort=True)
+    token = _SHARED_CODES.set((ids, codes, uniques))
+    try:
+        yield
+    finally:
+        _SHARED_CODES.reset(token)
+
+
+def customer_codes(
+    orders: pd.DataFrame, keep: np.ndarray | None = None, *, sort: bool = False
+) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(orders["customer_id"][keep], sort=sort)``, reusing shared codes.
+
+    Shared codes, and the codes of numeric text ids, are sorted (as with ``sort=True``)
+    whatever ``sort`` asks; callers that pass ``sort=False`` must not depend on the order
+    of the codes.
+    """
+    shared = _SHARED_CODES.get()
+    if shared is None or _arrow_ids(orders) is not shared[0]:
+        ids = orders["customer_id"]
+        return _factorize_ids(ids if keep is None else ids[keep], sort=sort)
+    _, codes, uniques = shared
+    if keep is None:
+        return codes, uniques
+    codes = codes[keep]
+    present = np.bincount(codes, minlength=len(uniques)) > 0
+    if present.all():
+        return codes, uniques
+    new_code = np.cumsum(present) - 1  # drop customers without a kept order, keep order
+    return new_code[codes], uniques[present]

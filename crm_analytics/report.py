@@ -5,11 +5,16 @@ Used by ``crm-analytics report``; callable from scripts as :func:`run_report`.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from crm_analytics._checks import CrmDataError, to_day
@@ -18,19 +23,19 @@ from crm_analytics.cohorts import cohort_repurchase, cohort_revenue, repurchase_
 from crm_analytics.export import export_segments
 from crm_analytics.html_report import ReportSection, figure_to_png, render_html
 from crm_analytics.ltv import fit_spend_model, predict_ltv
-from crm_analytics.orders import ensure_orders
+from crm_analytics.orders import ensure_orders, shared_customer_codes
 from crm_analytics.plots.cohorts import plot_cohort_heatmap, plot_repurchase_curves
 from crm_analytics.plots.ltv import plot_ltv_distribution
 from crm_analytics.plots.overview import plot_churn_risk, plot_member_status
 from crm_analytics.plots.segments import plot_segment_profiles, plot_segment_sizes
 from crm_analytics.plots.sleeping import plot_sleeping_flow
-from crm_analytics.segments import kmeans_segments
+from crm_analytics.segments import _same_ids, kmeans_segments
 from crm_analytics.sleeping import member_status, sleeping_flow
 from crm_analytics.summary import customer_summary
 
 __all__ = ["ReportResult", "run_report"]
 
-_STEPS = ("summary", "cohorts", "churn", "ltv", "segments", "sleeping", "files", "html")
+_STEPS = ("summary", "cohorts", "sleeping", "churn", "ltv", "segments", "files", "html")
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +78,58 @@ def _save(png: bytes, path: Path, files: list[Path]) -> bytes:
     path.write_bytes(png)
     files.append(path)
     return png
+
+
+def _join(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    """``left.merge(right, on="customer_id", how="left", validate="one_to_one")``.
+
+    The per-customer tables of one run list the same customers (unique: ``left`` starts
+    as a customer summary) in the same order, so they are put side by side without
+    hashing a million ids again; otherwise a merge.
+    """
+    new = [c for c in right.columns if c != "customer_id"]
+    if (
+        len(left) == len(right)
+        and not set(new) & set(left.columns)
+        and _same_ids(left["customer_id"], right["customer_id"])
+    ):
+        return pd.concat([left, right[new].set_axis(left.index)], axis=1)
+    return left.merge(right, on="customer_id", how="left", validate="one_to_one")
+
+
+@contextmanager
+def _warnings_state_kept() -> Iterator[None]:
+    """Leave the global warnings state as it was, whatever threads did inside the block.
+
+    Before Python 3.14 ``warnings.catch_warnings`` is not thread-safe: pandas, sklearn
+    and lifetimes enter it on both threads of the report, and interleaved entries and
+    exits can leave one thread's temporary filters installed. Warnings shown during the
+    block may therefore differ; the state afterwards does not.
+    """
+    filters, saved = warnings.filters, list(warnings.filters)
+    show, show_impl = warnings.showwarning, warnings._showwarnmsg_impl  # type: ignore
+    try:
+        yield
+    finally:
+        filters[:] = saved
+        warnings.filters = filters
+        warnings.showwarning = show
+        warnings._showwarnmsg_impl = show_impl  # type: ignore[attr-defined]
+        warnings._filters_mutated()  # type: ignore[attr-defined]
+
+
+def _dates_for_export(frame: pd.DataFrame) -> pd.DataFrame:
+    """Day-only timestamp columns as Arrow dates: the CSV cells are the same ("2025-11-11"),
+    without the export making a Python ``date`` object per row."""
+    cols = {}
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype == "datetime64[ns]":
+            days = col.to_numpy().astype("datetime64[D]")
+            if (days == col.to_numpy()).all():  # day-only and no NaT
+                col = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(days)), index=frame.index)
+        cols[name] = col
+    return pd.DataFrame(cols)
 
 
 def run_report(
@@ -136,81 +193,101 @@ def run_report(
         bar.set_postfix_str(name)
         bar.update(1)
 
-    summary = customer_summary(orders, as_of=as_of_ts, time_unit="W")
-    step("summary")
+    # KMeans (BLAS and OpenMP work that releases the GIL) runs on a second thread while
+    # the cohort, churn and sleeping steps run here; each step gives what it gives alone.
+    with (_warnings_state_kept(), shared_customer_codes(orders),
+          ThreadPoolExecutor(max_workers=1) as pool):
+        summary = customer_summary(orders, as_of=as_of_ts, time_unit="W")
+        step("summary")
+        segmenting = pool.submit(kmeans_segments, summary, n_clusters=n_segments)
 
-    cum = cohort_repurchase(orders, period="M", how="cumulative", as_of=as_of_ts)
-    revenue = cohort_revenue(orders, period="M", as_of=as_of_ts)
-    rate = repurchase_rate(orders, as_of=as_of_ts)
-    step("cohorts")
+        cum = cohort_repurchase(orders, period="M", how="cumulative", as_of=as_of_ts)
+        revenue = cohort_revenue(orders, period="M", as_of=as_of_ts)
+        rate = repurchase_rate(orders, as_of=as_of_ts)
+        step("cohorts")
 
-    churn_model = fit_churn_model(summary, model="mbgnbd")
-    scores = churn_scores(churn_model, summary, horizon=90)
-    step("churn")
+        status = member_status(orders, as_of=as_of_ts, sleep_after=sleep_after)
+        flow_start = max(orders["order_date"].min().normalize(),
+                         as_of_ts - pd.Timedelta(days=364))
+        flow = sleeping_flow(orders, start=flow_start, end=as_of_ts, sleep_after=sleep_after)
+        step("sleeping")
 
-    spend_model = fit_spend_model(summary)
-    ltv = predict_ltv(summary, churn_model, spend_model, horizon_months=horizon_months,
-                      monthly_discount_rate=monthly_discount_rate, margin_rate=margin_rate)
-    step("ltv")
+        churn_model = fit_churn_model(summary, model="mbgnbd", standard_errors=False)
+        scores = churn_scores(churn_model, summary, horizon=90)
+        step("churn")
 
-    segments = kmeans_segments(summary, n_clusters=n_segments)
-    step("segments")
+        spend_model = fit_spend_model(summary, standard_errors=False)
+        ltv = predict_ltv(summary, churn_model, spend_model, horizon_months=horizon_months,
+                          monthly_discount_rate=monthly_discount_rate, margin_rate=margin_rate)
+        step("ltv")
 
-    status = member_status(orders, as_of=as_of_ts, sleep_after=sleep_after)
-    flow_start = max(orders["order_date"].min().normalize(), as_of_ts - pd.Timedelta(days=364))
-    flow = sleeping_flow(orders, start=flow_start, end=as_of_ts, sleep_after=sleep_after)
-    step("sleeping")
+        segments = segmenting.result()
+        step("segments")
 
     status_cols = ["customer_id", "status", "quality", "sleep_date"]
-    customers = (
-        summary.merge(scores, on="customer_id", how="left", validate="one_to_one")
-        .merge(ltv.rename(columns={"expected_orders": f"expected_orders_{horizon_months}m"}),
-               on="customer_id", how="left", validate="one_to_one")
-        .merge(segments.assignments[["customer_id", "segment", "segment_name"]],
-               on="customer_id", how="left", validate="one_to_one")
-        .merge(status[[c for c in status_cols if c in status.columns]],
-               on="customer_id", how="left", validate="one_to_one")
-    )
+    customers = summary
+    for table in (
+        scores,
+        ltv.rename(columns={"expected_orders": f"expected_orders_{horizon_months}m"}),
+        segments.assignments[["customer_id", "segment", "segment_name"]],
+        status[[c for c in status_cols if c in status.columns]],
+    ):
+        customers = _join(customers, table)
     if len(customers) != len(summary):  # pragma: no cover - guarded by validate=
         raise CrmDataError("Internal error: customers were lost while joining results.")
-    # 4 decimals are plenty for people and messaging tools (money stays exact to the fen)
-    customers_path = export_segments(
-        customers.round(dict.fromkeys(customers.select_dtypes("float").columns, 4)),
-        out / "customers.csv",
-    )
-    segments_path = export_segments(segments, out / "segments.csv",
-                                    extra=[summary, scores, ltv[["customer_id", "ltv"]]])
-    files += [customers_path, segments_path]
-    for name, table in (("cohort_repurchase.csv", cum), ("cohort_revenue.csv", revenue),
-                        ("segment_profiles.csv", segments.profiles)):
-        table.to_csv(out / name, index=False, encoding="utf-8-sig")
-        files.append(out / name)
-    step("files")
 
-    currency = "yuan"
-    value_label = "margin" if ("margin" in orders.columns or margin_rate) else "revenue"
-    counts = status["status"].value_counts()
-    headline = {
-        "Customers": f"{len(summary):,}",
-        "Orders": f"{len(orders[orders['order_date'] < as_of_ts + pd.Timedelta(days=1)]):,}",
-        "Repurchase rate (bought again)": f"{rate.rate:.1%}",
-        "Active members": f"{int(counts.get('active', 0) + counts.get('pre_sleep', 0)):,}",
-        f"Sleeping members (>= {sleep_after} days)":
-            f"{int(counts.get('sleeping', 0) + counts.get('given_up', 0)):,}",
-        f"Predicted {horizon_months}-month value ({value_label}, discounted)":
-            f"{ltv['ltv'].sum():,.0f} {currency}",
-    }
-    pngs = {
-        "cohort_heatmap.png": plot_cohort_heatmap(cum, value="rate"),
-        "repurchase_curves.png": plot_repurchase_curves(cum),
-        "segment_profiles.png": plot_segment_profiles(segments),
-        "segment_sizes.png": plot_segment_sizes(segments),
-        "churn_risk.png": plot_churn_risk(scores),
-        "ltv_distribution.png": plot_ltv_distribution(ltv, log_scale=True, currency=currency),
-        "member_status.png": plot_member_status(status),
-        "sleeping_flow.png": plot_sleeping_flow(flow),
-    }
-    img = {name: _save(_png(ax), out / name, files) for name, ax in pngs.items()}
+    def write_tables() -> list[Path]:
+        # 4 decimals are plenty for people and messaging tools (money stays exact to the fen)
+        written = [
+            export_segments(
+                _dates_for_export(customers.round(
+                    dict.fromkeys(customers.select_dtypes("float").columns, 4))),
+                out / "customers.csv",
+            ),
+            export_segments(segments, out / "segments.csv",
+                            extra=[_dates_for_export(summary), scores,
+                                   ltv[["customer_id", "ltv"]]]),
+        ]
+        for name, table in (("cohort_repurchase.csv", cum), ("cohort_revenue.csv", revenue),
+                            ("segment_profiles.csv", segments.profiles)):
+            table.to_csv(out / name, index=False, encoding="utf-8-sig")
+            written.append(out / name)
+        return written
+
+    # The CSV files (seconds at a million customers, mostly in Arrow's writer, which
+    # releases the GIL) are written on a second thread while the charts are drawn.
+    with _warnings_state_kept(), ThreadPoolExecutor(max_workers=1) as pool:
+        tables = pool.submit(write_tables)
+        currency = "yuan"
+        value_label = "margin" if ("margin" in orders.columns or margin_rate) else "revenue"
+        counts = status["status"].value_counts()
+        n_orders = int((orders["order_date"] < as_of_ts + pd.Timedelta(days=1)).sum())
+        headline = {
+            "Customers": f"{len(summary):,}",
+            "Orders": f"{n_orders:,}",
+            "Repurchase rate (bought again)": f"{rate.rate:.1%}",
+            "Active members": f"{int(counts.get('active', 0) + counts.get('pre_sleep', 0)):,}",
+            f"Sleeping members (>= {sleep_after} days)":
+                f"{int(counts.get('sleeping', 0) + counts.get('given_up', 0)):,}",
+            f"Predicted {horizon_months}-month value ({value_label}, discounted)":
+                f"{ltv['ltv'].sum():,.0f} {currency}",
+        }
+        pngs = {
+            "cohort_heatmap.png": plot_cohort_heatmap(cum, value="rate"),
+            "repurchase_curves.png": plot_repurchase_curves(cum),
+            "segment_profiles.png": plot_segment_profiles(segments),
+            "segment_sizes.png": plot_segment_sizes(segments),
+            "churn_risk.png": plot_churn_risk(scores),
+            "ltv_distribution.png": plot_ltv_distribution(ltv, log_scale=True,
+                                                          currency=currency),
+            "member_status.png": plot_member_status(status),
+            "sleeping_flow.png": plot_sleeping_flow(flow),
+        }
+        png_files: list[Path] = []
+        img = {name: _save(_png(ax), out / name, png_files) for name, ax in pngs.items()}
+        files += tables.result()
+    step("files")
+    files += png_files
     risk_table = (scores["churn_risk"].value_counts().rename_axis("churn_risk")
                   .reset_index(name="customers"))
     sections = [

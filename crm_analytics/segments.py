@@ -182,6 +182,31 @@ def _check_unique_ids(ids: pd.Series, what: str) -> None:
         )
 
 
+def _strictly_increasing(ids: pd.Series) -> bool:
+    """Whether Arrow-backed text ids are strictly increasing (so unique and sorted).
+
+    UTF-8 byte order is code point order, so this agrees with sorting Python strings.
+    Other storage: False (the caller then checks and sorts).
+    """
+    arr = getattr(ids.array, "_pa_array", None)
+    if arr is None or len(arr) < 2 or arr.null_count:
+        return False
+    import pyarrow.compute as pc
+
+    return bool(pc.all(pc.greater(arr[1:], arr[:-1])).as_py())
+
+
+def _same_ids(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two id columns hold the same values in the same order (Arrow: no hashing)."""
+    if len(a) != len(b):
+        return False
+    pa_a = getattr(a.array, "_pa_array", None)
+    pa_b = getattr(b.array, "_pa_array", None)
+    if pa_a is not None and pa_b is not None and pa_a.type == pa_b.type:
+        return bool(pa_a.equals(pa_b))
+    return bool(np.array_equal(a.to_numpy(), b.to_numpy()))
+
+
 def join_extra(frame: pd.DataFrame, extra: object, what: str = "extra") -> pd.DataFrame:
     """Left-join per-customer tables onto ``frame`` by ``customer_id`` (ids as text).
 
@@ -191,16 +216,23 @@ def join_extra(frame: pd.DataFrame, extra: object, what: str = "extra") -> pd.Da
     """
     out = frame
     ids = frame["customer_id"].astype(str)
+    ids_unique = False  # known once an extra table with exactly these ids was checked
     for i, table in enumerate(_as_frames(extra)):
         name = f"{what}[{i}]"
         require_dataframe(table, name)
         require_columns(table, ["customer_id"], name)
         t_ids = table["customer_id"].astype(str)
-        _check_unique_ids(t_ids, name)
+        same = _same_ids(t_ids, ids)  # the same customers in the same order
+        if not (same and ids_unique):
+            _check_unique_ids(t_ids, name)
+        ids_unique = ids_unique or same
         new = [c for c in table.columns if c not in out.columns]
         if not new:
             continue
-        pos = pd.Index(t_ids).get_indexer(ids)
+        if same:
+            pos = np.arange(len(ids))
+        else:
+            pos = pd.Index(t_ids).get_indexer(ids)
         add = table[new].iloc[np.where(pos < 0, 0, pos)].reset_index(drop=True)
         add.index = out.index
         if (pos < 0).any():
@@ -273,10 +305,14 @@ def _prepare(
     if len(summary) == 0:
         raise CrmDataError(f"The {what} is empty (0 customers). Nothing to segment.")
     ids = summary["customer_id"].astype(str)
-    _check_unique_ids(ids, what)
-    order = ids.astype(str).argsort(kind="stable").to_numpy()
-    data = summary.iloc[order].reset_index(drop=True)
-    data["customer_id"] = ids.iloc[order].to_numpy()
+    if _strictly_increasing(ids):  # e.g. a customer_summary: unique and sorted already
+        data = summary.reset_index(drop=True)
+        data["customer_id"] = ids.array
+    else:
+        _check_unique_ids(ids, what)
+        order = ids.astype(str).argsort(kind="stable").to_numpy()
+        data = summary.iloc[order].reset_index(drop=True)
+        data["customer_id"] = ids.iloc[order].to_numpy()
     data = join_extra(data, extra)
     mapping = _resolve_features(data, features, what)
     return data, mapping
@@ -665,15 +701,18 @@ def kmeans_segments(
 
     segments = np.arange(1, k + 1)
     en, zh = _profile_names(data, labels, segments)
-    name_en = en[labels - 1]
-    name_zh = zh[labels - 1]
+    full = np.array([f"{e} / {z}" for e, z in zip(en, zh, strict=True)], dtype=object)
+
+    def per_customer(names: np.ndarray):  # k texts taken per customer, without 1M objects
+        return pd.array(names, dtype="str").take(labels - 1)
+
     assignments = pd.DataFrame(
         {
-            "customer_id": data["customer_id"].to_numpy(),
+            "customer_id": data["customer_id"].array,
             "segment": labels,
-            "segment_name": (pd.Series(name_en) + " / " + pd.Series(name_zh)).to_numpy(),
-            "segment_name_en": name_en,
-            "segment_name_zh": name_zh,
+            "segment_name": per_customer(full),
+            "segment_name_en": per_customer(en),
+            "segment_name_zh": per_customer(zh),
         }
     )
     extra_name_cols = [c for c in (_RECENCY, _FREQUENCY, _MONETARY)
@@ -726,12 +765,18 @@ def _silhouettes(z: np.ndarray, label_sets: Sequence[np.ndarray], chunk: int = 5
         onehot[np.arange(n), off + c] = 1.0
     sq = np.einsum("ij,ij->i", z, z)
     sums = np.empty((n, offsets[-1]))
-    for start in range(0, n, chunk):
+    buf, prod = np.empty((min(chunk, n), n)), np.empty((min(chunk, n), n))
+    for start in range(0, n, chunk):  # in place: the same numbers, no temporaries
         stop = min(start + chunk, n)
-        d2 = sq[start:stop, None] + sq[None, :] - 2.0 * (z[start:stop] @ z.T)
-        d = np.sqrt(np.maximum(d2, 0.0))
+        d, zz = buf[:stop - start], prod[:stop - start]
+        np.add(sq[start:stop, None], sq[None, :], out=d)
+        np.matmul(z[start:stop], z.T, out=zz)
+        zz *= 2.0
+        d -= zz  # squared distances
+        np.maximum(d, 0.0, out=d)
+        np.sqrt(d, out=d)
         d[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        sums[start:stop] = d @ onehot
+        np.matmul(d, onehot, out=sums[start:stop])
     out = np.full(len(codes), np.nan)
     rows = np.arange(n)
     for i, (c, off, k) in enumerate(zip(codes, offsets[:-1], sizes, strict=True)):

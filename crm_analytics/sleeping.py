@@ -60,7 +60,7 @@ from crm_analytics._checks import (
     require_dataframe,
     to_day,
 )
-from crm_analytics.orders import ensure_orders, order_days
+from crm_analytics.orders import customer_codes, ensure_orders, order_days
 from crm_analytics.summary import customer_summary
 
 __all__ = [
@@ -124,7 +124,7 @@ def _order_days(orders: pd.DataFrame, *, amounts: bool = False):
     Sorted by customer code then day; several orders on a day are one order day (with
     their amounts summed when ``amounts``, else ``occ_amount`` is None).
     """
-    codes, _ = pd.factorize(orders["customer_id"], sort=False)
+    codes, _ = customer_codes(orders)
     days = order_days(orders)
     day0 = days.min()
     span = np.int64(days.max() - day0 + 1)
@@ -451,7 +451,7 @@ def member_status(
         "give_up_contacts": give_up_contacts if campaigns is not None else None,
         "aov_threshold": float(aov_threshold),
         "min_orders": min_orders,
-        "n_not_yet_members": int(orders["customer_id"].nunique() - len(out)),
+        "n_not_yet_members": int(len(customer_codes(orders)[1]) - len(out)),
         "n_contacts_unmatched": n_unmatched,
     }
     return out

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics._checks import CrmDataError, check_time_unit, iso_day, to_day
-from crm_analytics.orders import ensure_orders, order_days
+from crm_analytics.orders import customer_codes, ensure_orders, order_days
 
 __all__ = ["customer_summary", "calibration_holdout_split", "SUMMARY_COLUMNS"]
 
@@ -161,13 +161,14 @@ def customer_summary(
             f"No order is on or before as_of={as_of_ts.date()} (first order "
             f"{orders['order_date'].min().date()}). Use a later as_of."
         )
-    ids = orders["customer_id"]
     amount = orders["amount"].to_numpy(dtype=float)
     margin = orders["margin"].to_numpy(dtype=float) if "margin" in orders.columns else None
-    if not keep.all():  # filter only the arrays needed, not the whole frame
-        ids, days, amount = ids[keep], days[keep], amount[keep]
+    if keep.all():
+        codes, uniques = customer_codes(orders, sort=True)
+    else:  # filter only the arrays needed, not the whole frame
+        codes, uniques = customer_codes(orders, keep, sort=True)
+        days, amount = days[keep], amount[keep]
         margin = None if margin is None else margin[keep]
-    codes, uniques = pd.factorize(ids, sort=True)
     cols = _summarise(codes, len(uniques), days, amount, margin, as_of_day, unit_days)
     result = pd.DataFrame({"customer_id": _as_text(uniques), **cols})
     result.attrs = {"time_unit": time_unit, "as_of": iso_day(as_of_ts)}

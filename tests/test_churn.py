@@ -95,6 +95,40 @@ def test_compressed_fit_equals_uncompressed_lifetimes_fit(bgnbd, weekly):
         bgnbd.log_likelihood, abs=1.0)
 
 
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
+def test_fit_without_standard_errors_gives_identical_parameters(model, bgnbd, mbgnbd, weekly):
+    full = {"bgnbd": bgnbd, "mbgnbd": mbgnbd}[model]
+    fast = fit_churn_model(weekly, model=model, standard_errors=False)
+    assert fast.params == full.params  # the same optimiser run, bit for bit
+    assert fast.log_likelihood == full.log_likelihood
+    assert set(fast.standard_errors) == set(full.standard_errors)
+    assert all(np.isnan(v) for v in fast.standard_errors.values())
+    assert fast.params_table()["estimate"].tolist() == full.params_table()["estimate"].tolist()
+    assert fast.params_table()["standard_error"].isna().all()
+
+
+def test_fit_without_standard_errors_still_retries(weekly, monkeypatch):
+    real = _lifetimes._fit_without_hessian
+    calls = {"n": 0}
+
+    def failing_once(fitter):
+        calls["n"] += 1
+        if calls["n"] == 1:  # the first attempt fails
+
+            def fail(*args, **kwargs):
+                lt = _lifetimes.import_lifetimes()
+                raise lt.utils.ConvergenceError("The model did not converge.")
+
+            return fail
+        return real(fitter)
+
+    monkeypatch.setattr(_lifetimes, "_fit_without_hessian", failing_once)
+    fit = fit_churn_model(weekly, standard_errors=False)
+    assert calls["n"] == 2
+    assert fit.retried
+    assert "converged with penalizer=0, tol=1e-06" in fit.fit_notes
+
+
 def test_compress_rfm_round_trips():
     f = np.array([0, 1, 1, 0, 1])
     r = np.array([0.0, 2.0, 2.0, 0.0, 3.0])

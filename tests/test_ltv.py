@@ -77,6 +77,14 @@ def test_gamma_gamma_compressed_equals_lifetimes(spend, weekly):
                                                  rel=1e-9)
 
 
+def test_spend_fit_without_standard_errors_gives_identical_parameters(spend, weekly):
+    fast = fit_spend_model(weekly, standard_errors=False)
+    assert fast.params == spend.params
+    assert fast.log_likelihood == spend.log_likelihood
+    assert set(fast.standard_errors) == {"p", "q", "gamma"}
+    assert all(np.isnan(v) for v in fast.standard_errors.values())
+
+
 def test_independence_check(spend, weekly):
     repeat = weekly[weekly["frequency"] > 0]
     assert spend.frequency_monetary_correlation == pytest.approx(

@@ -642,3 +642,64 @@ def test_result_tables_save_to_parquet(tmp_path, tiny_orders) -> None:
     assert back.attrs["as_of"] == "2024-04-30"
     split = calibration_holdout_split(tiny_orders, calibration_end="2024-02-01")
     split.to_parquet(tmp_path / "split.parquet")
+
+
+# --------------------------------------------------------------------------- id encoding
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10**18 - 1), min_size=1, max_size=40))
+def test_digit_ids_encode_like_pandas(values):
+    from crm_analytics.orders import _factorize_digit_ids
+
+    ids = pd.Series([str(v) for v in values], dtype="str")
+    codes, uniques = _factorize_digit_ids(ids)
+    ref_codes, ref_uniques = pd.factorize(ids, sort=True)
+    np.testing.assert_array_equal(codes, ref_codes)
+    assert uniques.equals(ref_uniques) and uniques.dtype == ref_uniques.dtype
+
+
+@pytest.mark.parametrize("values", [["007", "7"], ["+7", "7"], [" 7", "7"], ["-7", "7"],
+                                    ["1234567890123456789"], ["7a", "7"], ["٧", "7"]])
+def test_non_canonical_digit_ids_take_the_text_path(values):
+    from crm_analytics.orders import _factorize_digit_ids
+
+    assert _factorize_digit_ids(pd.Series(values, dtype="str")) is None
+
+
+@pytest.mark.parametrize("as_of", [None, "2024-06-30"])
+def test_shared_codes_and_digit_path_give_identical_results(as_of, monkeypatch):
+    from crm_analytics import orders as orders_module
+    from crm_analytics.cohorts import cohort_repurchase, cohort_revenue, repurchase_rate
+    from crm_analytics.sleeping import member_status, sleeping_flow
+
+    orders = validate_orders(load_sample("orders"))
+
+    def run():
+        return (
+            customer_summary(orders, as_of=as_of, time_unit="W"),
+            cohort_repurchase(orders, as_of=as_of, how="cumulative"),
+            cohort_revenue(orders, as_of=as_of),
+            pd.DataFrame([vars(repurchase_rate(orders, as_of=as_of))]),
+            member_status(orders, as_of=as_of),
+            sleeping_flow(orders, end=as_of),
+        )
+
+    fast = run()
+    with orders_module.shared_customer_codes(orders):
+        shared = run()
+    monkeypatch.setattr(orders_module, "_factorize_digit_ids", lambda ids: None)
+    plain = run()  # pandas' text factorize only
+    for a, b, c in zip(fast, shared, plain, strict=True):
+        pd.testing.assert_frame_equal(a, c, check_exact=True)
+        pd.testing.assert_frame_equal(b, c, check_exact=True)
+        assert a.attrs == b.attrs == c.attrs
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.integers(min_value=0, max_value=2**63 - 1).map(str),
+                          st.sampled_from(["007", "7", "+7", "0", "00", "x7", "9" * 20])),
+                min_size=1, max_size=30))
+def test_duplicate_order_ids_found_like_pandas(values):
+    from crm_analytics.orders import _has_duplicates
+
+    ids = pd.Series(values, dtype="str")
+    assert _has_duplicates(ids) == ids.duplicated().any()

@@ -1,0 +1,83 @@
+"""Private speed paths of the report pipeline give exactly what the plain path gives."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_analytics.churn import churn_scores, fit_churn_model
+from crm_analytics.datasets import load_sample
+from crm_analytics.orders import customer_codes, ensure_orders, shared_customer_codes
+from crm_analytics.report import _join
+from crm_analytics.segments import kmeans_segments
+from crm_analytics.sleeping import member_status
+from crm_analytics.summary import customer_summary
+
+
+@pytest.fixture(scope="module")
+def tables():
+    orders = ensure_orders(load_sample("orders"))
+    summary = customer_summary(orders, time_unit="W")
+    scores = churn_scores(fit_churn_model(summary, model="mbgnbd", standard_errors=False),
+                          summary)
+    segments = kmeans_segments(summary, n_clusters=3, random_state=0, sample_size=500)
+    status = member_status(orders)[["customer_id", "status", "quality", "sleep_date"]]
+    return summary, scores, segments.assignments[["customer_id", "segment"]], status
+
+
+def merged(left, right):
+    return left.merge(right, on="customer_id", how="left", validate="one_to_one")
+
+
+def test_join_side_by_side_equals_merge(tables):
+    summary, *others = tables
+    fast, slow = summary, summary
+    for table in others:
+        fast, slow = _join(fast, table), merged(slow, table)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+
+
+def test_join_falls_back_to_merge_when_order_differs(tables):
+    summary, scores, *_ = tables
+    shuffled = scores.sample(frac=1.0, random_state=0)
+    pd.testing.assert_frame_equal(_join(summary, shuffled), merged(summary, scores),
+                                  check_exact=True)
+    missing = scores.iloc[10:]  # customers absent from the right table get NaN
+    pd.testing.assert_frame_equal(_join(summary, missing), merged(summary, missing),
+                                  check_exact=True)
+
+
+def test_shared_codes_are_reused_only_for_the_same_ids():
+    orders = ensure_orders(load_sample("orders"))
+    other = orders.assign(customer_id="x" + orders["customer_id"])
+    with shared_customer_codes(orders):
+        codes, uniques = customer_codes(orders)
+        assert customer_codes(orders)[0] is codes  # no new encoding
+        o_codes, o_uniques = customer_codes(other)  # another id column: encoded afresh
+    ref_codes, ref_uniques = pd.factorize(orders["customer_id"], sort=True)
+    np.testing.assert_array_equal(codes, ref_codes)
+    assert uniques.equals(ref_uniques)
+    np.testing.assert_array_equal(np.sort(o_uniques.to_numpy()),
+                                  ("x" + ref_uniques).to_numpy())
+    assert o_uniques[o_codes].equals(pd.Index(other["customer_id"]))
+
+
+def test_report_leaves_warning_filters_and_results_as_a_plain_run(tmp_path):
+    import warnings
+
+    from crm_analytics.report import run_report
+
+    orders = load_sample("orders")
+    before = list(warnings.filters)
+    res = run_report(orders, out_dir=tmp_path, n_segments=3, progress=False)
+    assert list(warnings.filters) == before
+    # the threaded steps give what each public function gives alone
+    summary = customer_summary(orders, time_unit="W")
+    seg = kmeans_segments(summary, n_clusters=3)
+    pd.testing.assert_frame_equal(res.customers[summary.columns], summary, check_exact=True)
+    np.testing.assert_array_equal(res.customers["segment"], seg.assignments["segment"])
+    status = member_status(orders)
+    pd.testing.assert_series_equal(res.customers["status"], status["status"])
+    written = pd.read_csv(tmp_path / "customers.csv", dtype={"customer_id": str},
+                          encoding="utf-8-sig")
+    assert written["first_order"].tolist() == summary["first_order"].dt.strftime(
+        "%Y-%m-%d").tolist()
