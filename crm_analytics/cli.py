@@ -31,8 +31,9 @@ EXIT_OK, EXIT_INVALID, EXIT_BAD_INPUT = 0, 1, 2
 
 def _add_input_args(p: argparse.ArgumentParser, *, optional: bool) -> None:
     if optional:
-        p.add_argument("orders", nargs="?", help="order file (CSV/Parquet/Excel); "
-                       "omit to use the bundled sample shop")
+        p.add_argument("orders", nargs="*", help="order file (CSV/Parquet/Excel), or several "
+                       "Parquet files / a quoted glob (read out of core with DuckDB); omit "
+                       "to use the bundled sample shop")
     else:
         p.add_argument("orders", help="order file (CSV/Parquet/Excel)")
     p.add_argument("--source", default="auto", choices=["auto", "taobao", "shopify", "generic"],
@@ -68,13 +69,34 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parquet_source(paths: list[str]) -> list[str] | None:
+    """Paths for the DuckDB engine: several Parquet files or a glob; else None."""
+    is_glob = any(ch in paths[0] for ch in "*?[") if len(paths) == 1 else False
+    if len(paths) == 1 and not is_glob:
+        return None
+    for p in paths:
+        if not p.lower().endswith((".parquet", ".pq")):
+            raise CrmDataError(
+                f"Several order files (or a glob) are read out of core, which needs Parquet "
+                f"files with canonical columns; {p!r} is not one. Convert it, or pass one file."
+            )
+        if not any(ch in p for ch in "*?[") and not Path(p).exists():
+            raise FileNotFoundError(f"No such file: {p}")
+    return paths
+
+
 def _load(args: argparse.Namespace):
     from crm_analytics.datasets import load_sample
     from crm_analytics.readers import read_orders
 
-    if args.orders is None:
+    paths = args.orders if isinstance(args.orders, list) else [args.orders]
+    paths = [p for p in paths if p is not None]
+    if not paths:
         return load_sample("orders")
-    return read_orders(Path(args.orders), source=args.source, encoding=args.encoding)
+    engine_paths = _parquet_source(paths)
+    if engine_paths is not None:
+        return engine_paths
+    return read_orders(Path(paths[0]), source=args.source, encoding=args.encoding)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -114,7 +136,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     orders = _load(args)
     result = run_report(
         orders, out_dir=args.out, as_of=args.as_of, sleep_after=args.sleep_after,
-        progress=not args.quiet, source_name=args.orders or "bundled sample shop",
+        progress=not args.quiet,
+        source_name=" ".join(args.orders) if args.orders else "bundled sample shop",
     )
     if not args.quiet:
         for line in result.headline_lines():

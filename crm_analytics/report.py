@@ -8,7 +8,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,8 +156,11 @@ def run_report(
 
     Parameters
     ----------
-    orders : pandas.DataFrame
-        Canonical orders (validated here if needed). Not modified.
+    orders : pandas.DataFrame, Parquet path(s) or engine relation
+        Canonical orders (validated here if needed; not modified), or, for order sets
+        larger than memory, Parquet paths / a DuckDB relation / a PySpark DataFrame with
+        canonical columns: then every step that reads orders runs in the engine
+        (:mod:`crm_analytics.engines`) and only per-customer tables reach pandas.
     out_dir : str or Path
         Output folder, created if missing.
     as_of : date-like, optional
@@ -177,8 +180,16 @@ def run_report(
     -------
     ReportResult
     """
-    orders = ensure_orders(orders)
-    as_of_ts = orders["order_date"].max().normalize() if as_of is None else to_day(as_of, "as_of")
+    from crm_analytics import engines
+
+    on_engine = engines.is_engine_source(orders)
+    if on_engine:  # Parquet files / DuckDB relation / Spark frame: reducers run in the engine
+        as_of_ts = (pd.Timestamp(customer_summary(orders).attrs["as_of"]) if as_of is None
+                    else to_day(as_of, "as_of"))
+    else:
+        orders = ensure_orders(orders)
+        as_of_ts = (orders["order_date"].max().normalize() if as_of is None
+                    else to_day(as_of, "as_of"))
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -195,19 +206,21 @@ def run_report(
 
     # KMeans (BLAS and OpenMP work that releases the GIL) runs on a second thread while
     # the cohort, churn and sleeping steps run here; each step gives what it gives alone.
-    with (_warnings_state_kept(), shared_customer_codes(orders),
-          ThreadPoolExecutor(max_workers=1) as pool):
+    codes = nullcontext() if on_engine else shared_customer_codes(orders)
+    with _warnings_state_kept(), codes, ThreadPoolExecutor(max_workers=1) as pool:
         summary = customer_summary(orders, as_of=as_of_ts, time_unit="W")
         step("summary")
         segmenting = pool.submit(kmeans_segments, summary, n_clusters=n_segments)
 
         cum = cohort_repurchase(orders, period="M", how="cumulative", as_of=as_of_ts)
         revenue = cohort_revenue(orders, period="M", as_of=as_of_ts)
-        rate = repurchase_rate(orders, as_of=as_of_ts)
+        # a repeat order is one on a later day than the first: frequency > 0 (same rule)
+        rate = (float((summary["frequency"] > 0).mean()) if on_engine
+                else repurchase_rate(orders, as_of=as_of_ts).rate)
         step("cohorts")
 
         status = member_status(orders, as_of=as_of_ts, sleep_after=sleep_after)
-        flow_start = max(orders["order_date"].min().normalize(),
+        flow_start = max(summary["first_order"].min().normalize(),
                          as_of_ts - pd.Timedelta(days=364))
         flow = sleeping_flow(orders, start=flow_start, end=as_of_ts, sleep_after=sleep_after)
         step("sleeping")
@@ -259,13 +272,14 @@ def run_report(
     with _warnings_state_kept(), ThreadPoolExecutor(max_workers=1) as pool:
         tables = pool.submit(write_tables)
         currency = "yuan"
-        value_label = "margin" if ("margin" in orders.columns or margin_rate) else "revenue"
+        value_label = ("margin" if ("total_margin" in summary.columns or margin_rate)
+                       else "revenue")
         counts = status["status"].value_counts()
-        n_orders = int((orders["order_date"] < as_of_ts + pd.Timedelta(days=1)).sum())
+        n_orders = int(summary["n_orders"].sum())  # orders up to as_of
         headline = {
             "Customers": f"{len(summary):,}",
             "Orders": f"{n_orders:,}",
-            "Repurchase rate (bought again)": f"{rate.rate:.1%}",
+            "Repurchase rate (bought again)": f"{rate:.1%}",
             "Active members": f"{int(counts.get('active', 0) + counts.get('pre_sleep', 0)):,}",
             f"Sleeping members (>= {sleep_after} days)":
                 f"{int(counts.get('sleeping', 0) + counts.get('given_up', 0)):,}",

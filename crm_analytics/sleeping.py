@@ -403,9 +403,17 @@ def member_status(
         give_up_after = _check_days(give_up_after, "give_up_after", 0)
     give_up_contacts = _check_days(give_up_contacts, "give_up_contacts", 1, " of contacts")
     min_orders = _check_days(min_orders, "min_orders", 1, " of orders")
-    orders = ensure_orders(orders)
-    as_of_ts = _resolve_day(orders, as_of, "as_of")
-    summary = customer_summary(orders, as_of=as_of_ts)
+    from crm_analytics import engines  # here: engines build on this module
+
+    if engines.is_engine_source(orders):  # Parquet path, DuckDB relation, Spark frame
+        summary = customer_summary(orders, as_of=as_of)
+        as_of_ts = pd.Timestamp(summary.attrs["as_of"])
+        n_customers = None  # customers after as_of are not counted inside the engine
+    else:
+        orders = ensure_orders(orders)
+        as_of_ts = _resolve_day(orders, as_of, "as_of")
+        summary = customer_summary(orders, as_of=as_of_ts)
+        n_customers = len(customer_codes(orders)[1])
     d = summary["days_since_last_order"].to_numpy()
     asleep = d >= s
     too_long = np.zeros(len(d), dtype=bool)
@@ -451,7 +459,7 @@ def member_status(
         "give_up_contacts": give_up_contacts if campaigns is not None else None,
         "aov_threshold": float(aov_threshold),
         "min_orders": min_orders,
-        "n_not_yet_members": int(len(customer_codes(orders)[1]) - len(out)),
+        "n_not_yet_members": None if n_customers is None else int(n_customers - len(out)),
         "n_contacts_unmatched": n_unmatched,
     }
     return out
