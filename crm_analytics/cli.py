@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--sleep-after", type=int, default=90, help="days without an order "
                      "after which a member is sleeping (default 90)")
     rep.add_argument("--quiet", action="store_true", help="no progress output")
+    rep.add_argument("--memory-limit", default=None, help="DuckDB memory limit for several "
+                     "Parquet files, e.g. 2GB (it spills to disk beyond it)")
     seg = sub.add_parser("segments", help="KMeans segments to a CSV for messaging tools")
     _add_input_args(seg, optional=False)
     seg.add_argument("--out", default="segments.csv", help="CSV path (default segments.csv)")
@@ -94,8 +96,25 @@ def _load(args: argparse.Namespace):
     if not paths:
         return load_sample("orders")
     engine_paths = _parquet_source(paths)
+    if engine_paths is None and not Path(paths[0]).exists():
+        raise FileNotFoundError(f"No such file: {paths[0]}. Check the path.")
     if engine_paths is not None:
-        return engine_paths
+        limit = getattr(args, "memory_limit", None)
+        if limit is None:
+            return engine_paths
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET memory_limit = '{limit}'")
+        except duckdb.Error as exc:
+            raise CrmDataError(f"--memory-limit {limit!r} is not a size DuckDB understands "
+                               "(use e.g. 2GB or 500MB).") from exc
+        spill = Path(args.out) / ".duckdb_spill"
+        spill.mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = '{spill.as_posix()}'")
+        con.execute("SET preserve_insertion_order = false")
+        return con.read_parquet(engine_paths)
     return read_orders(Path(paths[0]), source=args.source, encoding=args.encoding)
 
 
@@ -161,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(_explain(exc), file=sys.stderr)
-        if args.command == "validate" and isinstance(exc, CrmDataError):
+        if args.command == "validate" and type(exc) is CrmDataError:
             print("The data is NOT valid: fix it as described above.", file=sys.stderr)
             return EXIT_INVALID
         return EXIT_BAD_INPUT

@@ -592,6 +592,11 @@ def formula_ltv(
         attrs.update(lifetime_source="estimated", annual_retention=retention,
                      n_customers_a_year_ago=n)
     else:
+        if isinstance(lifetime_years, bool) or not isinstance(lifetime_years, int | float):
+            raise CrmDataError(
+                f"The 'lifetime_years' parameter must be a number of years or 'estimate' (to "
+                f"estimate it from annual retention). Got {lifetime_years!r}."
+            )
         check_positive(lifetime_years, "lifetime_years")
         years = float(lifetime_years)
         attrs["lifetime_source"] = "given"

@@ -324,14 +324,16 @@ def validate_orders(
         notes.append(f"renamed columns {rename}")
     missing = [c for c in REQUIRED_COLUMNS if c not in out.columns]
     if missing:
-        hints = "".join(
-            f" For {c!r}:{closest_column(c, out.columns, COLUMN_ALIASES.get(c, ()))}"
-            for c in missing
-        )
+        hints = ""
+        for c in missing:
+            hint = closest_column(c, out.columns, COLUMN_ALIASES.get(c, ()))
+            if hint:
+                hints += f" For {c!r}:{hint}"
         raise CrmDataError(
             f"The order table is missing required column(s) {missing}. Columns present: "
-            f"{list(map(str, out.columns))}.{hints} Pass columns={{'<canonical>': "
-            "'<your column>'}} to map them."
+            f"{list(map(str, out.columns))}.{hints} Map your columns with "
+            "columns={'<canonical name>': '<your column>'}, e.g. "
+            "columns={'customer_id': 'buyer'}."
         )
     if len(out) == 0:
         raise CrmDataError("The order table is empty (0 rows). Check the file or the filter.")
@@ -376,6 +378,13 @@ def validate_orders(
         raise CrmDataError(
             f"Column 'amount' is missing in {int(amount.isna().sum())} rows "
             f"({format_examples(out.loc[amount.isna(), 'amount'])}). Fill in the paid amount."
+        )
+    infinite = np.isinf(amount)
+    if infinite.any():
+        raise CrmDataError(
+            f"Column 'amount' is infinite in {int(infinite.sum())} rows "
+            f"({format_examples(out.loc[infinite, 'amount'])}). Amounts must be finite money "
+            "values; fix or remove these rows."
         )
     negative = amount < 0
     if negative.any():

@@ -131,3 +131,8 @@ def test_report_several_files_must_be_parquet(tmp_path: Path, capsys) -> None:
     assert main(["report", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"),
                  "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "Parquet" in capsys.readouterr().err
+
+
+def test_validate_missing_file_is_bad_input(tmp_path: Path, capsys) -> None:
+    assert main(["validate", str(tmp_path / "nope.csv")]) == 2
+    assert "nope.csv" in capsys.readouterr().err

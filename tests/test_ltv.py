@@ -347,3 +347,10 @@ def test_plots(weekly, churn, spend):
     with pytest.raises(CrmDataError, match="needs positive"):
         plot_ltv_distribution(ltv.assign(ltv=0.0), log_scale=True)
     plt.close("all")
+
+
+def test_formula_ltv_lifetime_none_points_to_estimate(weekly) -> None:
+    from crm_analytics._checks import CrmDataError
+
+    with pytest.raises(CrmDataError, match="'estimate'"):
+        formula_ltv(weekly, lifetime_years=None, margin_rate=0.3)

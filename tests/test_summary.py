@@ -510,7 +510,7 @@ def test_error_columns_mapping_clash():
 def test_error_missing_column_names_closest_alias():
     raw = raw_orders().rename(columns={"customer_id": "买家会员名"})
     _check(raw, r"missing required column\(s\) \['customer_id'\].*For 'customer_id': The "
-           r"closest existing column is '买家会员名'.*columns=\{'<canonical>'")
+           r"closest existing column is '买家会员名'.*columns=\{'<canonical name>'")
 
 
 def test_error_missing_column_names_closest_spelling():
@@ -703,3 +703,15 @@ def test_duplicate_order_ids_found_like_pandas(values):
 
     ids = pd.Series(values, dtype="str")
     assert _has_duplicates(ids) == ids.duplicated().any()
+
+
+def test_validate_rejects_infinite_amounts() -> None:
+    raw = pd.DataFrame({"customer_id": ["a", "b"], "order_id": ["1", "2"],
+                        "order_date": ["2024-01-01", "2024-01-02"], "amount": [np.inf, 2.0]})
+    with pytest.raises(CrmDataError, match=r"'amount' is infinite in 1 rows"):
+        validate_orders(raw)
+
+
+def test_missing_columns_message_without_close_names_reads_cleanly() -> None:
+    with pytest.raises(CrmDataError, match=r"Columns present: \['a', 'b'\]\. Map your columns"):
+        validate_orders(pd.DataFrame({"a": [1], "b": [2]}))
