@@ -225,13 +225,28 @@ def run_report(
         flow = sleeping_flow(orders, start=flow_start, end=as_of_ts, sleep_after=sleep_after)
         step("sleeping")
 
-        churn_model = fit_churn_model(summary, model="mbgnbd", standard_errors=False)
-        scores = churn_scores(churn_model, summary, horizon=90)
+        # The models need repeat customers; a new shop or a short export has none. The
+        # report then says so and still writes everything else.
+        ids = summary[["customer_id"]]
+        scores = ids.assign(p_alive=float("nan"), p_churn=float("nan"),
+                            expected_orders=float("nan"), churn_risk=pd.NA)
+        ltv = ids.assign(expected_orders=float("nan"), ltv=float("nan"))
+        try:
+            churn_model = fit_churn_model(summary, model="mbgnbd", standard_errors=False)
+            scores = churn_scores(churn_model, summary, horizon=90)
+        except CrmDataError as exc:
+            churn_model = None
+            notes.append(f"Churn model not fitted: {exc}")
         step("churn")
-
-        spend_model = fit_spend_model(summary, standard_errors=False)
-        ltv = predict_ltv(summary, churn_model, spend_model, horizon_months=horizon_months,
-                          monthly_discount_rate=monthly_discount_rate, margin_rate=margin_rate)
+        if churn_model is not None:
+            try:
+                spend_model = fit_spend_model(summary, standard_errors=False)
+                ltv = predict_ltv(summary, churn_model, spend_model,
+                                  horizon_months=horizon_months,
+                                  monthly_discount_rate=monthly_discount_rate,
+                                  margin_rate=margin_rate)
+            except CrmDataError as exc:
+                notes.append(f"Spend model not fitted, so no LTV: {exc}")
         step("ltv")
 
         segments = segmenting.result()
@@ -284,19 +299,22 @@ def run_report(
             f"Sleeping members (>= {sleep_after} days)":
                 f"{int(counts.get('sleeping', 0) + counts.get('given_up', 0)):,}",
             f"Predicted {horizon_months}-month value ({value_label}, discounted)":
-                f"{ltv['ltv'].sum():,.0f} {currency}",
+                (f"{ltv['ltv'].sum():,.0f} {currency}" if ltv["ltv"].notna().any()
+                 else "n/a (needs repeat customers)"),
         }
         pngs = {
             "cohort_heatmap.png": plot_cohort_heatmap(cum, value="rate"),
             "repurchase_curves.png": plot_repurchase_curves(cum),
             "segment_profiles.png": plot_segment_profiles(segments),
             "segment_sizes.png": plot_segment_sizes(segments),
-            "churn_risk.png": plot_churn_risk(scores),
-            "ltv_distribution.png": plot_ltv_distribution(ltv, log_scale=True,
-                                                          currency=currency),
             "member_status.png": plot_member_status(status),
             "sleeping_flow.png": plot_sleeping_flow(flow),
         }
+        if scores["churn_risk"].notna().any():
+            pngs["churn_risk.png"] = plot_churn_risk(scores)
+        if ltv["ltv"].notna().any():
+            pngs["ltv_distribution.png"] = plot_ltv_distribution(ltv, log_scale=True,
+                                                                 currency=currency)
         png_files: list[Path] = []
         img = {name: _save(_png(ax), out / name, png_files) for name, ax in pngs.items()}
         files += tables.result()
@@ -323,13 +341,13 @@ def run_report(
             text="P(alive) from the MBG/NBD model: the probability that a customer has not "
                  "left for good (high risk = below 0.5). A live customer who buys rarely "
                  "can still be a sleeping member, so compare with the section below.",
-            images=[img["churn_risk.png"]],
-            tables=[risk_table],
+            images=[img["churn_risk.png"]] if "churn_risk.png" in img else [],
+            tables=[risk_table] if "churn_risk.png" in img else [],
         ),
         ReportSection(
             f"Predicted {horizon_months}-month customer value",
             text=f"BG/NBD + Gamma-Gamma, discounted {monthly_discount_rate:.1%} per month.",
-            images=[img["ltv_distribution.png"]],
+            images=[img["ltv_distribution.png"]] if "ltv_distribution.png" in img else [],
         ),
         ReportSection(
             "Sleeping members (沉睡会员)",
@@ -337,6 +355,8 @@ def run_report(
             images=[img["member_status.png"], img["sleeping_flow.png"]],
         ),
     ]
+    if notes:
+        sections.insert(0, ReportSection("Notes", text=" ".join(notes)))
     html_path = render_html(
         out / "report.html",
         title="Customer retention report / 客户复购与留存报告",

@@ -136,3 +136,18 @@ def test_report_several_files_must_be_parquet(tmp_path: Path, capsys) -> None:
 def test_validate_missing_file_is_bad_input(tmp_path: Path, capsys) -> None:
     assert main(["validate", str(tmp_path / "nope.csv")]) == 2
     assert "nope.csv" in capsys.readouterr().err
+
+
+def test_report_without_repeat_customers_still_writes_the_rest(tmp_path: Path) -> None:
+    """A new shop (nobody has ordered twice): churn/LTV are skipped with a note, exit 0."""
+    path = tmp_path / "new_shop.csv"
+    pd.DataFrame({"customer_id": [f"张{i}" for i in range(30)],
+                  "order_id": [str(i) for i in range(30)],
+                  "order_date": pd.date_range("2025-01-01", periods=30, freq="D"),
+                  "amount": [100.0 + i for i in range(30)]}).to_csv(path, index=False)
+    out = tmp_path / "r"
+    assert main(["report", str(path), "--out", str(out), "--quiet"]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Churn model not fitted" in page and "n/a (needs repeat customers)" in page
+    customers = pd.read_csv(out / "customers.csv", encoding="utf-8-sig")
+    assert len(customers) == 30 and customers["p_alive"].isna().all()

@@ -156,6 +156,9 @@ def plot_cohort_heatmap(
     }
     if annotate:
         options.update(annot=text, fmt="", annot_kws={"fontsize": 7})
+    if grid.isna().all().all():  # no cohort period is over yet: an empty, labelled grid
+        options.setdefault("vmin", 0.0)
+        options.setdefault("vmax", 1.0)
     options.update(kw)
     sns.heatmap(grid, ax=ax, **options)
     if is_rate and ax.collections and ax.collections[0].colorbar is not None:
