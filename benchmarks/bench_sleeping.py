@@ -28,49 +28,13 @@ import time
 
 import numpy as np
 import pandas as pd
+from bench_summary import make_orders  # the same simulated shop as the summary benchmark
 
 from crm_analytics.orders import validate_orders
 from crm_analytics.sleeping import member_status, sleeping_flow
 
 START, END = "2024-01-01", "2025-12-31"
 COLUMNS = ["members", "active", "pre_sleep", "sleeping", "newly_sleeping", "woken"]
-
-
-def simple_orders(n_customers: int, seed: int) -> pd.DataFrame:
-    """A vectorised Pareto/NBD shop: Poisson purchases during an exponential lifetime."""
-    rng = np.random.default_rng(seed)
-    horizon = 730.0
-    first = rng.uniform(0, horizon, n_customers)
-    lam = rng.gamma(0.5, 1 / 25.0, n_customers)
-    lifetime = rng.exponential(1 / rng.gamma(0.6, 1 / 300.0, n_customers))
-    window = np.minimum(lifetime, horizon - first)
-    n_repeat = rng.poisson(lam * window)
-    cust = np.repeat(np.arange(n_customers), n_repeat)
-    times = first[cust] + rng.uniform(0, 1, len(cust)) * window[cust]
-    cust = np.concatenate([np.arange(n_customers), cust])
-    times = np.concatenate([first, times])
-    return pd.DataFrame(
-        {
-            "customer_id": (np.arange(n_customers) + 10**15).astype(str)[cust],
-            "order_id": (np.arange(len(cust)) + 3 * 10**18).astype(str),
-            "order_date": np.datetime64(START, "s")
-            + (times * 86400).astype("timedelta64[s]"),
-            "amount": np.round(rng.gamma(3.5, 40.0, len(cust)), 2),
-        }
-    )
-
-
-def make_orders(n_customers: int, seed: int, generator: str) -> tuple[pd.DataFrame, str]:
-    if generator == "shop":
-        try:
-            from crm_analytics.simulate import simulate_shop
-        except ImportError:
-            generator = "simple"
-        else:
-            shop = simulate_shop(n_customers, start=START, end=END, seed=seed,
-                                 params={"alpha": 6.0, "campaigns": []})
-            return shop.orders, "simulate_shop(alpha=6, no campaigns)"
-    return simple_orders(n_customers, seed), "simple Pareto/NBD generator"
 
 
 def naive_flow(orders: pd.DataFrame, start, end, sleep_after: int,
