@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics._checks import CrmDataError, iso_day
-from crm_analytics.orders import customer_codes, ensure_orders, order_days
+from crm_analytics.orders import customer_codes, ensure_orders, order_days, shared_result
 from crm_analytics.summary import _resolve_as_of
 
 __all__ = [
@@ -128,6 +128,13 @@ def _prepare(orders: pd.DataFrame, as_of: object, *, sort: bool = False) -> _Ord
     orders = ensure_orders(orders)
     as_of_ts = _resolve_as_of(orders, as_of)
     as_of_day = int((as_of_ts.to_datetime64().astype("datetime64[D]") - _EPOCH).astype(np.int64))
+    # inside a report run, computed once for every cohort step (codes are sorted there)
+    return shared_result(orders, ("cohort_orders", as_of_day),
+                         lambda: _prepare_arrays(orders, as_of_ts, as_of_day, sort))
+
+
+def _prepare_arrays(orders: pd.DataFrame, as_of_ts: pd.Timestamp, as_of_day: int,
+                    sort: bool) -> _Orders:
     days = order_days(orders)
     keep = days <= as_of_day
     if not keep.any():
@@ -143,6 +150,7 @@ def _prepare(orders: pd.DataFrame, as_of: object, *, sort: bool = False) -> _Ord
         days, amount = days[keep], amount[keep]
     first_day = np.full(len(uniques), _NO_DAY)
     np.minimum.at(first_day, codes, days)
+    first_day.flags.writeable = False
     return _Orders(codes, uniques, days, amount, first_day, as_of_ts, as_of_day)
 
 

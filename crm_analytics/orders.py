@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -160,9 +161,23 @@ def _ids_as_text(values: pd.Series, col: str) -> pd.Series:
     return values.astype(str).str.strip()
 
 
-def _null_ids(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.strip()
-    return values.isna() | text.isin(["", "nan", "None", "NaN", "<NA>"]).fillna(False)
+def _stripped_text(values: pd.Series) -> pd.Series | None:
+    """Arrow-backed text ids stripped of surrounding spaces (what :func:`_ids_as_text`
+    returns for them), computed once for the empty-id check too; None for other dtypes."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return values.astype(str).str.strip()
+    return None
+
+
+def _null_ids(values: pd.Series, stripped: pd.Series | None = None) -> pd.Series:
+    text = values.astype("string").str.strip() if stripped is None else stripped
+    markers = ["", "nan", "None", "NaN", "<NA>"]
+    short = text.str.len() <= 4  # a length check first: a hash lookup only for short ids
+    nulls = values.isna().to_numpy(dtype=bool).copy()
+    if short.any():
+        nulls[short.fillna(False).to_numpy(dtype=bool)] |= (
+            text[short.fillna(False)].isin(markers).fillna(False).to_numpy(dtype=bool))
+    return pd.Series(nulls, index=values.index)
 
 
 def _timestamp_or_nat(value: object) -> object:
@@ -354,16 +369,20 @@ def validate_orders(
                     "pass exclude_statuses=set() to keep them."
                 )
 
+    stripped = {}
     for col in ("customer_id", "order_id"):
-        nulls = _null_ids(out[col])
+        stripped[col] = _stripped_text(out[col])
+        nulls = _null_ids(out[col], stripped[col])
         if nulls.any():
             raise CrmDataError(
                 f"Column {col!r} is empty in {int(nulls.sum())} of {len(out)} rows "
                 f"({format_examples(out.loc[nulls, col])}). Every order needs a {col}; "
                 "fill them in or remove those rows."
             )
-    customer_id = _ids_as_text(out["customer_id"], "customer_id")
-    order_id = _ids_as_text(out["order_id"], "order_id")
+    customer_id, order_id = (
+        _ids_as_text(out[col], col) if stripped[col] is None else stripped[col]
+        for col in ("customer_id", "order_id")
+    )
 
     dates = _parse_dates(out["order_date"])
     bad = dates.isna()
@@ -467,8 +486,19 @@ def order_days(orders: pd.DataFrame) -> np.ndarray:
 # of text ids is the largest part of each per-customer reducer; ``run_report`` encodes
 # them once inside :func:`shared_customer_codes` and every reducer reuses the codes.
 # Only Arrow-backed ids are shared: Arrow arrays are immutable, so the same array object
-# always holds the same ids.
-_SHARED_CODES: ContextVar[tuple | None] = ContextVar("crm_shared_codes", default=None)
+# always holds the same ids. Within the same block, :func:`shared_result` keeps other
+# intermediate arrays of the same order table (occasions, first days, period numbers),
+# so the summary, cohort and sleeping steps of a report compute each once.
+@dataclass
+class _Shared:
+    ids: object
+    codes: np.ndarray
+    uniques: pd.Index
+    memo: dict = field(default_factory=dict)
+
+
+_Value = TypeVar("_Value")
+_SHARED_CODES: ContextVar[_Shared | None] = ContextVar("crm_shared_codes", default=None)
 
 
 def _arrow_ids(orders: pd.DataFrame) -> object | None:
@@ -525,7 +555,8 @@ def shared_customer_codes(orders: pd.DataFrame) -> Iterator[None]:
         yield
         return
     codes, uniques = _factorize_ids(orders["customer_id"], sort=True)
-    token = _SHARED_CODES.set((ids, codes, uniques))
+    codes.flags.writeable = False
+    token = _SHARED_CODES.set(_Shared(ids, codes, uniques))
     try:
         yield
     finally:
@@ -542,10 +573,10 @@ def customer_codes(
     of the codes.
     """
     shared = _SHARED_CODES.get()
-    if shared is None or _arrow_ids(orders) is not shared[0]:
+    if shared is None or _arrow_ids(orders) is not shared.ids:
         ids = orders["customer_id"]
         return _factorize_ids(ids if keep is None else ids[keep], sort=sort)
-    _, codes, uniques = shared
+    codes, uniques = shared.codes, shared.uniques
     if keep is None:
         return codes, uniques
     codes = codes[keep]
@@ -554,3 +585,24 @@ def customer_codes(
         return codes, uniques
     new_code = np.cumsum(present) - 1  # drop customers without a kept order, keep order
     return new_code[codes], uniques[present]
+
+
+def shared_result(orders: pd.DataFrame, key: tuple, compute: Callable[[], _Value]) -> _Value:
+    """``compute()``, once per ``key`` and order table inside :func:`shared_customer_codes`.
+
+    Outside that block (or for another order table) it simply calls ``compute``. The
+    value is kept with a reference to ``orders``, so the same frame object gets it
+    back; callers must treat it as read-only (NumPy arrays in it are made read-only).
+    """
+    shared = _SHARED_CODES.get()
+    if shared is None or _arrow_ids(orders) is not shared.ids:
+        return compute()
+    hit = shared.memo.get((id(orders), key))
+    if hit is not None and hit[0] is orders:
+        return hit[1]
+    value = compute()
+    for item in value if isinstance(value, tuple) else (value,):
+        if isinstance(item, np.ndarray):
+            item.flags.writeable = False
+    shared.memo[(id(orders), key)] = (orders, value)
+    return value

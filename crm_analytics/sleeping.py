@@ -61,7 +61,7 @@ from crm_analytics._checks import (
     to_day,
 )
 from crm_analytics.orders import customer_codes, ensure_orders, order_days
-from crm_analytics.summary import customer_summary
+from crm_analytics.summary import customer_summary, shared_occasion_keys
 
 __all__ = [
     "STATUSES",
@@ -126,22 +126,21 @@ def _order_days(orders: pd.DataFrame, *, amounts: bool = False):
     """
     codes, _ = customer_codes(orders)
     days = order_days(orders)
+    if not amounts:  # the summary's occasions (computed once per report run)
+        occ_key, day0, span = shared_occasion_keys(orders, codes, days)
+        occ_key = occ_key.astype(np.int64)
+        return occ_key // span, occ_key % span + day0, None
     day0 = days.min()
     span = np.int64(days.max() - day0 + 1)
     key = codes.astype(np.int64) * span + (days - day0)
-    occ_amount = None
-    if amounts:
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-    else:  # a plain sort is much faster than argsort at millions of rows
-        key = np.sort(key.astype(np.int32) if (codes.max() + 1) * span < 2**31 else key)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
     new = np.empty(len(key), dtype=bool)
     new[:1] = True
     np.not_equal(key[1:], key[:-1], out=new[1:])
-    if amounts:
-        amount = orders["amount"].to_numpy(dtype=float)[order]
-        occ_amount = np.add.reduceat(amount, np.flatnonzero(new))
-    occ_key = key[new].astype(np.int64)
+    amount = orders["amount"].to_numpy(dtype=float)[order]
+    occ_amount = np.add.reduceat(amount, np.flatnonzero(new))
+    occ_key = key[new]
     return occ_key // span, occ_key % span + day0, occ_amount
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics._checks import CrmDataError, check_time_unit, iso_day, to_day
-from crm_analytics.orders import customer_codes, ensure_orders, order_days
+from crm_analytics.orders import customer_codes, ensure_orders, order_days, shared_result
 
 __all__ = ["customer_summary", "calibration_holdout_split", "SUMMARY_COLUMNS"]
 
@@ -34,32 +34,29 @@ def _resolve_as_of(orders: pd.DataFrame, as_of: object) -> pd.Timestamp:
     return to_day(as_of, "as_of")
 
 
-def _occasions(codes: np.ndarray, days: np.ndarray, amount: np.ndarray):
-    """Collapse orders to (customer, day) occasions, sorted by customer then day."""
-    day0 = days.min()
-    span = np.int64(days.max() - day0 + 1)
-    key = codes.astype(np.int64) * span + (days - day0)
-    occ_key, inverse = np.unique(key, return_inverse=True)
-    occ_amount = np.bincount(inverse, weights=amount, minlength=len(occ_key))
-    return occ_key // span, occ_key % span + day0, occ_amount
+def occasion_keys(codes: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Distinct ``(customer code, day)`` purchase occasions as sorted integer keys.
 
-
-def _distinct_day_counts(codes: np.ndarray, days: np.ndarray, n_customers: int) -> np.ndarray:
-    """Number of distinct order days (purchase occasions) per customer code.
-
-    Sort-based (hash tables are slower at millions of rows); the sort key is int32
-    whenever customers x days fit, which halves the sort time.
+    Returns ``(keys, day0, span)`` with ``key = code * span + (day - day0)``, so keys
+    sort by customer then day. Sort-based (hash tables are slower at millions of
+    rows); the key is int32 whenever customers x days fit, which halves the sort time.
     """
-    day0 = days.min()
-    span = np.int64(days.max() - day0 + 1)
+    day0 = int(days.min())
+    span = int(days.max()) - day0 + 1
     key = codes.astype(np.int64) * span + (days - day0)
-    if n_customers * span < np.iinfo(np.int32).max:
+    if (int(codes.max()) + 1) * span < np.iinfo(np.int32).max:
         key = key.astype(np.int32)
     key.sort()
     new = np.empty(len(key), dtype=bool)
     new[:1] = True
     np.not_equal(key[1:], key[:-1], out=new[1:])
-    return np.bincount(key[new] // span, minlength=n_customers)
+    return key[new], day0, span
+
+
+def shared_occasion_keys(orders: pd.DataFrame, codes: np.ndarray, days: np.ndarray):
+    """:func:`occasion_keys` of all of ``orders`` (``codes``, ``days`` of every order),
+    computed once per report run (see :func:`crm_analytics.orders.shared_result`)."""
+    return shared_result(orders, ("occasion_keys",), lambda: occasion_keys(codes, days))
 
 
 def _summarise(
@@ -69,13 +66,15 @@ def _summarise(
     amount: np.ndarray,
     margin: np.ndarray | None,
     as_of_day: int,
-    unit_days: float,
+    occasions: tuple[np.ndarray, int, int],
 ) -> dict[str, np.ndarray]:
+    """Per-customer columns, ``recency`` and ``T`` in days."""
     first_day = np.full(n_customers, np.iinfo(np.int64).max)
     np.minimum.at(first_day, codes, days)
     last_day = np.full(n_customers, np.iinfo(np.int64).min)
     np.maximum.at(last_day, codes, days)
-    frequency = _distinct_day_counts(codes, days, n_customers) - 1
+    keys, _, span = occasions
+    frequency = np.bincount(keys // span, minlength=n_customers) - 1
     repeat = days != first_day[codes]  # orders on a later day than the first order day
     repeat_total = np.bincount(codes[repeat], weights=amount[repeat], minlength=n_customers)
     monetary = np.where(frequency > 0, repeat_total / np.maximum(frequency, 1), 0.0)
@@ -86,8 +85,8 @@ def _summarise(
         "last_order": (last_day + _EPOCH).astype("datetime64[ns]"),
         "n_orders": n_orders.astype(np.int64),
         "frequency": frequency.astype(np.int64),
-        "recency": (last_day - first_day) / unit_days,
-        "T": (as_of_day - first_day) / unit_days,
+        "recency": (last_day - first_day).astype(float),
+        "T": (as_of_day - first_day).astype(float),
         "monetary_value": monetary,
         "total_amount": total_amount,
         "avg_order_value": total_amount / n_orders,
@@ -165,11 +164,17 @@ def customer_summary(
     margin = orders["margin"].to_numpy(dtype=float) if "margin" in orders.columns else None
     if keep.all():
         codes, uniques = customer_codes(orders, sort=True)
+        # inside a report run, shared with the other steps (and with the other time unit)
+        cols = shared_result(orders, ("summary", as_of_day), lambda: _summarise(
+            codes, len(uniques), days, amount, margin, as_of_day,
+            shared_occasion_keys(orders, codes, days)))
     else:  # filter only the arrays needed, not the whole frame
         codes, uniques = customer_codes(orders, keep, sort=True)
         days, amount = days[keep], amount[keep]
         margin = None if margin is None else margin[keep]
-    cols = _summarise(codes, len(uniques), days, amount, margin, as_of_day, unit_days)
+        cols = _summarise(codes, len(uniques), days, amount, margin, as_of_day,
+                          occasion_keys(codes, days))
+    cols = {**cols, "recency": cols["recency"] / unit_days, "T": cols["T"] / unit_days}
     result = pd.DataFrame({"customer_id": _as_text(uniques), **cols})
     result.attrs = {"time_unit": time_unit, "as_of": iso_day(as_of_ts)}
     return result

@@ -61,6 +61,40 @@ def test_shared_codes_are_reused_only_for_the_same_ids():
     assert o_uniques[o_codes].equals(pd.Index(other["customer_id"]))
 
 
+def test_shared_steps_compute_once_and_equal_plain_runs(monkeypatch):
+    from crm_analytics import summary as summary_module
+    from crm_analytics.cohorts import cohort_repurchase, cohort_revenue
+    from crm_analytics.sleeping import sleeping_flow
+
+    orders = ensure_orders(load_sample("orders"))
+    plain = {
+        "D": customer_summary(orders), "W": customer_summary(orders, time_unit="W"),
+        "flow": sleeping_flow(orders), "status": member_status(orders),
+        "cohorts": cohort_repurchase(orders), "revenue": cohort_revenue(orders),
+    }
+    calls = []
+    real = summary_module._summarise
+    monkeypatch.setattr(summary_module, "_summarise",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    with shared_customer_codes(orders):
+        shared = {
+            "W": customer_summary(orders, time_unit="W"), "D": customer_summary(orders),
+            "flow": sleeping_flow(orders), "status": member_status(orders),
+            "cohorts": cohort_repurchase(orders), "revenue": cohort_revenue(orders),
+        }
+        shared["D"].loc[0, "frequency"] = -1  # results are the caller's to change
+        again = customer_summary(orders)
+    assert len(calls) == 1  # one summary for both units and member_status
+    assert again.loc[0, "frequency"] == plain["D"].loc[0, "frequency"]
+    shared["D"].loc[0, "frequency"] = plain["D"].loc[0, "frequency"]
+    for name, table in plain.items():
+        pd.testing.assert_frame_equal(shared[name], table, check_exact=True)
+    later = orders.iloc[:-1]  # another frame: computed afresh, not taken from the memo
+    with shared_customer_codes(orders):
+        customer_summary(orders)
+        pd.testing.assert_frame_equal(customer_summary(later), customer_summary(later.copy()))
+
+
 def test_report_leaves_warning_filters_and_results_as_a_plain_run(tmp_path):
     import warnings
 
