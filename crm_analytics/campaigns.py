@@ -40,7 +40,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from crm_analytics._checks import (
     CrmDataError,
@@ -60,6 +59,7 @@ from crm_analytics.lift_stats import (
     holdout_tradeoff,
     lift_statistics,
     plan_holdout,
+    scipy_stats,
     srm_test,
 )
 from crm_analytics.orders import _ids_as_text, _null_ids, ensure_orders
@@ -952,7 +952,7 @@ pre_days
             rows.append(_balance_row(col, x[is_t], x[~is_t]))
         else:
             table = pd.crosstab(audience[col].fillna("(missing)").to_numpy(), is_t)
-            p = stats.chi2_contingency(table).pvalue if table.shape[0] > 1 else 1.0
+            p = scipy_stats().chi2_contingency(table).pvalue if table.shape[0] > 1 else 1.0
             rows.append((col, np.nan, np.nan, np.nan, float(p), bool(p >= SRM_ALPHA)))
     balance = pd.DataFrame(rows, columns=["variable", "mean_treatment", "mean_control",
                                           "std_diff", "p_value", "balanced"])

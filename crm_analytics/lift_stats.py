@@ -26,9 +26,15 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from crm_analytics._checks import CrmDataError, check_fraction, check_positive
+
+
+def scipy_stats():
+    """``scipy.stats``, imported on first use (its import is half of ``import crm_analytics``)."""
+    from scipy import stats
+
+    return stats
 
 __all__ = [
     "ConfidenceInterval",
@@ -113,7 +119,7 @@ class LiftStatistics:
     def p_value(self) -> float:
         """Two-sided Welch p-value for ``absolute_lift == 0``."""
         t = self.statistic
-        return float(2 * stats.t.sf(abs(t), self.df)) if np.isfinite(t) else float("nan")
+        return float(2 * scipy_stats().t.sf(abs(t), self.df)) if np.isfinite(t) else float("nan")
 
     @property
     def relative_lift(self) -> float:
@@ -162,10 +168,10 @@ class LiftStatistics:
             se, df = self.std_error, self.df
             if not se > 0:
                 return ConfidenceInterval(float("nan"), float("nan"))
-            half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+            half = float(scipy_stats().t.ppf(0.5 + level / 2, df)) * se
             return ConfidenceInterval(self.absolute_lift - half, self.absolute_lift + half)
         if kind == "relative":
-            half = float(stats.norm.ppf(0.5 + level / 2)) * self.relative_std_error
+            half = float(scipy_stats().norm.ppf(0.5 + level / 2)) * self.relative_std_error
             return ConfidenceInterval(self.relative_lift - half, self.relative_lift + half)
         raise CrmDataError(
             f"The 'kind' parameter must be 'absolute' or 'relative'. Got {kind!r} instead."
@@ -265,7 +271,7 @@ def srm_test(n_treatment: int, n_control: int, planned_holdout: float) -> float:
     check_fraction(planned_holdout, "planned_holdout")
     n = n_treatment + n_control
     expected = [n * (1 - planned_holdout), n * planned_holdout]
-    return float(stats.chisquare([n_treatment, n_control], f_exp=expected).pvalue)
+    return float(scipy_stats().chisquare([n_treatment, n_control], f_exp=expected).pvalue)
 
 
 def adjust_p_values(p_values: Sequence[float] | np.ndarray, method: str = "holm") -> np.ndarray:
@@ -303,7 +309,7 @@ def adjust_p_values(p_values: Sequence[float] | np.ndarray, method: str = "holm"
     if len(q) == 0:
         return out
     if method == "bh":
-        out[ok] = stats.false_discovery_control(q, method="bh")
+        out[ok] = scipy_stats().false_discovery_control(q, method="bh")
         return out
     m = len(q)
     order = np.argsort(q, kind="stable")
@@ -449,7 +455,7 @@ def plan_holdout(
     check_fraction(power, "power")
     check_fraction(alpha, "alpha")
     sd, sd_eff = _effect_sd(metric, baseline_mean, baseline_sd, variance_reduction)
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    z = scipy_stats().norm.ppf(1 - alpha / 2) + scipy_stats().norm.ppf(power)
     n = int(audience_size)
     feasible = True
     if (mde is None) == (holdout is None):

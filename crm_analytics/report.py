@@ -97,6 +97,16 @@ def _join(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     return left.merge(right, on="customer_id", how="left", validate="one_to_one")
 
 
+def _segments_on_one_core(summary: pd.DataFrame, **kwargs: object):
+    """:func:`kmeans_segments` with one OpenMP thread: it runs beside the main thread,
+    and on a busy machine idle OpenMP threads spin (measured twice as slow on 2 cores).
+    The labels do not depend on the thread count."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="openmp"):
+        return kmeans_segments(summary, **kwargs)
+
+
 @contextmanager
 def _warnings_state_kept() -> Iterator[None]:
     """Leave the global warnings state as it was, whatever threads did inside the block.
@@ -210,7 +220,7 @@ def run_report(
     with _warnings_state_kept(), codes, ThreadPoolExecutor(max_workers=1) as pool:
         summary = customer_summary(orders, as_of=as_of_ts, time_unit="W")
         step("summary")
-        segmenting = pool.submit(kmeans_segments, summary, n_clusters=n_segments)
+        segmenting = pool.submit(_segments_on_one_core, summary, n_clusters=n_segments)
 
         cum = cohort_repurchase(orders, period="M", how="cumulative", as_of=as_of_ts)
         revenue = cohort_revenue(orders, period="M", as_of=as_of_ts)

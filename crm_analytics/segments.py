@@ -670,8 +670,10 @@ def kmeans_segments(
             ).fit(rows)
 
     if n_clusters is None:
-        scores = _silhouettes(zs, [fit(k, zs).labels_ for k in feasible])
-        k = feasible[int(np.nanargmax(scores))]  # first max: ties go to the smaller k
+        candidates = [fit(k, zs).labels_ for k in feasible]
+        scores = _silhouettes(zs, candidates)
+        best = int(np.nanargmax(scores))  # first max: ties go to the smaller k
+        k = feasible[best]
     else:
         k = n_clusters
 
@@ -693,7 +695,10 @@ def kmeans_segments(
     labels = new_id[raw]
     centers = centers[order]
 
-    sil = float(_silhouettes(zs, [labels[sample]])[0])
+    if n_clusters is None and _same_partition(candidates[best], labels[sample]):
+        sil = float(scores[best])  # the silhouette depends only on the partition
+    else:
+        sil = float(_silhouettes(zs, [labels[sample]])[0])
     if n_clusters is not None:
         scores = [sil]
     k_scores = pd.DataFrame({"k": np.array(feasible, dtype=np.int64),
@@ -747,6 +752,12 @@ def kmeans_segments(
         n_fit_rows=len(fit_rows),
         notes=notes,
     )
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two labellings of the same rows group them identically (up to names)."""
+    pairs = np.unique(np.stack([a, b]), axis=1).shape[1]
+    return pairs == len(np.unique(a)) == len(np.unique(b))
 
 
 def _silhouettes(z: np.ndarray, label_sets: Sequence[np.ndarray], chunk: int = 512) -> np.ndarray:
