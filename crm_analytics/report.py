@@ -274,14 +274,16 @@ def run_report(
     if len(customers) != len(summary):  # pragma: no cover - guarded by validate=
         raise CrmDataError("Internal error: customers were lost while joining results.")
 
-    def write_tables() -> list[Path]:
+    def write_customers() -> list[Path]:
         # 4 decimals are plenty for people and messaging tools (money stays exact to the fen)
+        return [export_segments(
+            _dates_for_export(customers.round(
+                dict.fromkeys(customers.select_dtypes("float").columns, 4))),
+            out / "customers.csv",
+        )]
+
+    def write_tables() -> list[Path]:
         written = [
-            export_segments(
-                _dates_for_export(customers.round(
-                    dict.fromkeys(customers.select_dtypes("float").columns, 4))),
-                out / "customers.csv",
-            ),
             export_segments(segments, out / "segments.csv",
                             extra=[_dates_for_export(summary), scores,
                                    ltv[["customer_id", "ltv"]]]),
@@ -292,10 +294,10 @@ def run_report(
             written.append(out / name)
         return written
 
-    # The CSV files (seconds at a million customers, mostly in Arrow's writer, which
-    # releases the GIL) are written on a second thread while the charts are drawn.
-    with _warnings_state_kept(), ThreadPoolExecutor(max_workers=1) as pool:
-        tables = pool.submit(write_tables)
+    # The CSV files (seconds each at a million customers, mostly in Arrow's writer, which
+    # releases the GIL) are written on two more threads while the charts are drawn.
+    with _warnings_state_kept(), ThreadPoolExecutor(max_workers=2) as pool:
+        tables = [pool.submit(write_customers), pool.submit(write_tables)]
         currency = "yuan"
         value_label = ("margin" if ("total_margin" in summary.columns or margin_rate)
                        else "revenue")
@@ -327,7 +329,7 @@ def run_report(
                                                                  currency=currency)
         png_files: list[Path] = []
         img = {name: _save(_png(ax), out / name, png_files) for name, ax in pngs.items()}
-        files += tables.result()
+        files += [f for task in tables for f in task.result()]
     step("files")
     files += png_files
     risk_table = (scores["churn_risk"].value_counts().rename_axis("churn_risk")
