@@ -35,6 +35,12 @@ from crm_analytics.summary import customer_summary
 
 __all__ = ["ReportResult", "run_report"]
 
+#: segments.csv columns after the segment id and names (customers.csv has them all)
+_SEGMENT_FILE_COLUMNS = (
+    "days_since_last_order", "n_orders", "total_amount", "avg_order_value", "last_order",
+    "p_alive", "churn_risk", "expected_next_order", "ltv", "status", "quality",
+)
+
 _STEPS = ("summary", "cohorts", "sleeping", "churn", "ltv", "segments", "files", "html")
 
 
@@ -274,19 +280,20 @@ def run_report(
     if len(customers) != len(summary):  # pragma: no cover - guarded by validate=
         raise CrmDataError("Internal error: customers were lost while joining results.")
 
+    # 4 decimals are plenty for people and messaging tools (money stays exact to the fen)
+    rounded = customers.round(dict.fromkeys(customers.select_dtypes("float").columns, 4))
+
     def write_customers() -> list[Path]:
-        # 4 decimals are plenty for people and messaging tools (money stays exact to the fen)
-        return [export_segments(
-            _dates_for_export(customers.round(
-                dict.fromkeys(customers.select_dtypes("float").columns, 4))),
-            out / "customers.csv",
-        )]
+        return [export_segments(_dates_for_export(rounded), out / "customers.csv")]
 
     def write_tables() -> list[Path]:
+        # the file for messaging tools: segment, names and the key RFM / churn / LTV /
+        # sleeping columns (customers.csv holds every column)
+        key = [c for c in _SEGMENT_FILE_COLUMNS if c in rounded.columns]
         written = [
             export_segments(segments, out / "segments.csv",
-                            extra=[_dates_for_export(summary), scores,
-                                   ltv[["customer_id", "ltv"]]]),
+                            extra=_dates_for_export(rounded[["customer_id", *key]]),
+                            columns=key),
         ]
         for name, table in (("cohort_repurchase.csv", cum), ("cohort_revenue.csv", revenue),
                             ("segment_profiles.csv", segments.profiles)):
