@@ -7,10 +7,14 @@ purchase she drops out for good with probability ``p ~ Beta(a, b)``. The MBG/NBD
 (Batislam, Denizel & Filiztekin 2007, IJRM 24(3); erratum Wagner & Hoppe 2008) also lets
 her drop out at time 0, right after the first purchase.
 
-Parameters are estimated by lifetimes' fitters (through :mod:`crm_analytics._lifetimes`)
-on the compressed sufficient statistics: each distinct ``(frequency, recency, T)`` row
-once, with the number of customers sharing it as weight. Predictions are our own
-vectorised formulas (checked against lifetimes in the tests).
+Parameters are estimated exactly as lifetimes' fitters do (the same optimiser on the same
+function; :mod:`crm_analytics._lifetimes`), on the compressed sufficient statistics: each
+distinct ``(frequency, recency, T)`` row once, with the number of customers sharing it as
+weight. By default the likelihood and its gradient are our own analytic ones
+(:mod:`crm_analytics._likelihoods`, about 10x faster than lifetimes' autograd);
+``backend="lifetimes"`` runs lifetimes' own fitter, the model of record, and gives the
+same parameters. Predictions are our own vectorised formulas (checked against lifetimes
+in the tests).
 
 Time units: ``recency``, ``T`` and ``alpha`` are in the summary's ``time_unit``
 (``summary.attrs["time_unit"]``: "D" days or "W" weeks); every user-facing horizon is in
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, gammaln, hyp2f1
+from scipy.special import expit, hyp2f1
 
 from crm_analytics import _lifetimes
 from crm_analytics._checks import (
@@ -120,12 +124,15 @@ def compress_rfm(
     key = np.zeros(len(frequency), dtype=np.int64)
     for c, uniques in codes:
         key = key * len(uniques) + c
-    inverse, first = pd.factorize(key)
-    weights = np.bincount(inverse, minlength=len(first))
-    # one representative row per pattern: the first customer holding it
-    rep = np.full(len(first), -1, dtype=np.int64)
-    rep[inverse[::-1]] = np.arange(len(frequency))[::-1]
-    return frequency[rep], recency[rep], T[rep], weights, inverse
+    inverse, keys = pd.factorize(key)
+    weights = np.bincount(inverse, minlength=len(keys))
+    # decode each distinct key back into its three values (in order of first appearance)
+    values = []
+    for _, uniques in reversed(codes):
+        keys, code = np.divmod(keys, len(uniques))
+        values.append(np.asarray(uniques)[code])
+    pattern_t, pattern_recency, pattern_frequency = values
+    return pattern_frequency, pattern_recency, pattern_t, weights, inverse
 
 
 # --------------------------------------------------------------------------- formulas
@@ -144,25 +151,6 @@ def _log_hyp2f1(a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray) -> n
     return out
 
 
-def _log_likelihood(
-    model: str, params: dict[str, float], x: np.ndarray, tx: np.ndarray, T: np.ndarray,
-    weights: np.ndarray,
-) -> float:
-    """Total log-likelihood over customers, on the time axis of ``tx``/``T`` (the paper's)."""
-    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
-    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    a3 = -(r + x) * np.log(alpha + T)
-    if model == "bgnbd":
-        a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-        a4 = np.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(tx + alpha)
-        ll = a1 + a2 + np.where(x > 0, np.logaddexp(a3, a4), a3)
-    else:
-        a2 = gammaln(a + b) + gammaln(b + x + 1) - gammaln(b) - gammaln(a + b + x + 1)
-        a4 = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
-        ll = a1 + a2 + a3 + np.logaddexp(a4, 0.0)
-    return float(np.sum(weights * ll))
-
-
 # --------------------------------------------------------------------------- model
 
 
@@ -177,7 +165,8 @@ class ChurnModel:
     params : dict
         ``r, alpha, a, b``. ``alpha`` is in the unit of ``time_unit``.
     standard_errors : dict
-        Standard error of each parameter (delta method on lifetimes' Hessian).
+        Standard error of each parameter (lifetimes' delta method on the Hessian of its
+        objective).
     log_likelihood : float
         Total log-likelihood over all customers, on the summary's time axis (the
         paper's scale: -9582.4 on CDNOW in weeks). Excludes the penalty.
@@ -327,6 +316,7 @@ def fit_churn_model(
     time_unit: str | None = None,
     tol: float = 1e-7,
     standard_errors: bool = True,
+    backend: str = "analytic",
 ) -> ChurnModel:
     """Fit the BG/NBD (or MBG/NBD) model to a customer summary.
 
@@ -356,8 +346,14 @@ def fit_churn_model(
     tol : float, default 1e-7
         Optimiser tolerance of the first attempt.
     standard_errors : bool, default True
-        False skips the Hessian behind the standard errors (about a third of the fit
-        time at a million customers): the same parameters, NaN ``standard_errors``.
+        False skips the Hessian behind the standard errors: the same parameters, NaN
+        ``standard_errors``.
+    backend : {"analytic", "lifetimes"}, default "analytic"
+        ``"analytic"``: lifetimes' optimisation (BFGS from the same start, same
+        tolerance, same objective) with analytic gradients on sufficient statistics and
+        a Hessian from central differences of the gradient. ``"lifetimes"``:
+        lifetimes' ``BetaGeoFitter`` / ``ModifiedBetaGeoFitter`` itself (autograd;
+        about 10x slower). Both give the same parameters to the optimiser's tolerance.
 
     Returns
     -------
@@ -385,6 +381,7 @@ def fit_churn_model(
         raise CrmDataError(
             f"The 'model' parameter must be one of {list(MODELS)}. Got {model!r} instead."
         )
+    _check_backend(backend)
     check_positive(penalizer, "penalizer", allow_zero=True)
     check_positive(tol, "tol")
     unit = summary_time_unit(require_dataframe(summary, "summary"), time_unit)
@@ -407,7 +404,8 @@ def fit_churn_model(
 
     def attempt(*, penalizer: float, tol: float) -> _lifetimes.FitOutput:
         return _lifetimes.fit_beta_geo(fx, frec, fT, w, model=model, penalizer=penalizer,
-                                       tol=tol, standard_errors=standard_errors)
+                                       tol=tol, standard_errors=standard_errors,
+                                       backend=backend)
 
     try:
         out, used, notes = _lifetimes.fit_with_retries(attempt, penalizer=penalizer, tol=tol)
@@ -421,7 +419,7 @@ def fit_churn_model(
         model=model,
         params=out.params,
         standard_errors=out.standard_errors,
-        log_likelihood=_log_likelihood(model, out.params, fx, frec, fT, w),
+        log_likelihood=out.log_likelihood,
         n_customers=len(freq),
         n_patterns=len(fx),
         time_unit=unit,
@@ -449,6 +447,51 @@ def predict_patterns(model: ChurnModel, freq, rec, T, fn) -> np.ndarray:
     px, prec, pT, _, inverse = compress_rfm(freq, rec, T)
     values = np.asarray(fn(px, prec, pT))
     return values[..., inverse]
+
+
+def frequency_age_pairs(
+    frequency: np.ndarray, T: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct ``(frequency, T)`` pairs and each row's pair.
+
+    :meth:`ChurnModel.expected_orders` is ``P(alive) x`` a function of ``(frequency,
+    T)`` alone (a hypergeometric function, the costly part), so that factor is
+    evaluated once per pair: far fewer than the distinct ``(frequency, recency, T)``.
+
+    Returns
+    -------
+    (frequency, T, pair)
+        ``values[pair]`` spreads per-pair values back to the rows.
+    """
+    x_code, x_values = pd.factorize(frequency)
+    t_code, t_values = pd.factorize(T)
+    pair, pairs = pd.factorize(x_code.astype(np.int64) * len(t_values) + t_code)
+    return (np.asarray(x_values)[pairs // len(t_values)],
+            np.asarray(t_values)[pairs % len(t_values)], pair)
+
+
+def scores_on_patterns(
+    model: ChurnModel, freq, rec, T, t: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(alive) and expected orders within ``t`` (model units), per customer.
+
+    Computed on the distinct ``(frequency, recency, T)`` rows (P(alive)) and the distinct
+    ``(frequency, T)`` pairs (the rest of :meth:`ChurnModel.expected_orders`), then
+    mapped back to the customers.
+    """
+    px, prec, pT, _, inverse = compress_rfm(freq, rec, T)
+    alive = model.p_alive(px, prec, pT)
+    qx, qT, pair = frequency_age_pairs(px, pT)
+    expected = model._expected_orders_if_alive(t, qx, qT)[pair] * alive
+    return alive[inverse], expected[inverse]
+
+
+def _check_backend(backend: object) -> None:
+    if backend not in _lifetimes.BACKENDS:
+        raise CrmDataError(
+            f"The 'backend' parameter must be one of {list(_lifetimes.BACKENDS)}. Got "
+            f"{backend!r} instead."
+        )
 
 
 def _check_model(model: object) -> ChurnModel:
@@ -547,12 +590,7 @@ def churn_scores(
     check_rfm(summary)
     require_columns(summary, ["last_order"], "summary")
     freq, rec, T, unit = _rfm_in_model_units(model, summary, time_unit)
-    t = horizon / model.unit_days
-
-    def both(x, tx, TT):
-        return np.stack([model.p_alive(x, tx, TT), model.expected_orders(t, x, tx, TT)])
-
-    p_alive, expected = predict_patterns(model, freq, rec, T, both)
+    p_alive, expected = scores_on_patterns(model, freq, rec, T, horizon / model.unit_days)
     risk = np.where(p_alive < high_risk_below, 2, np.where(p_alive < medium_risk_below, 1, 0))
 
     last = pd.to_datetime(summary["last_order"]).to_numpy(dtype="datetime64[ns]")
@@ -580,7 +618,7 @@ def churn_scores(
 
     out = pd.DataFrame(
         {
-            "customer_id": summary["customer_id"].array,
+            "customer_id": summary["customer_id"].array.copy(),
             "p_alive": p_alive,
             "p_churn": 1.0 - p_alive,
             "expected_orders": expected,
@@ -589,7 +627,8 @@ def churn_scores(
             "expected_next_order": nxt,
             "next_order_basis": basis,
             "expected_gap_days": gap,
-        }
+        },
+        copy=False,  # every column is a fresh array (the ids copied above): no second copy
     )
     out.attrs = {
         "horizon_days": float(horizon),
@@ -760,11 +799,7 @@ def churn_holdout_report(
     rec = split["recency"].to_numpy(dtype=float)
     T = split["T"].to_numpy(dtype=float)
     duration = float(split["duration_holdout"].iloc[0])
-
-    def both(x, tx, TT):
-        return np.stack([fitted.p_alive(x, tx, TT), fitted.expected_orders(duration, x, tx, TT)])
-
-    p_alive, predicted = predict_patterns(fitted, freq, rec, T, both)
+    p_alive, predicted = scores_on_patterns(fitted, freq, rec, T, duration)
     actual = split["frequency_holdout"].to_numpy(dtype=float)
     customers = pd.DataFrame(
         {"customer_id": split["customer_id"].to_numpy(), "frequency": freq.astype(np.int64),

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
 
 from crm_analytics import _lifetimes
 from crm_analytics._checks import (
@@ -35,10 +34,12 @@ from crm_analytics._checks import (
 )
 from crm_analytics.churn import (
     ChurnModel,
+    _check_backend,
     _check_model,
     _rfm_in_model_units,
     check_rfm,
     compress_rfm,
+    frequency_age_pairs,
     summary_time_unit,
 )
 
@@ -135,13 +136,6 @@ class SpendModel:
         return (1 - weight) * self.population_mean_spend + weight * np.where(x > 0, m, 0.0)
 
 
-def _gamma_gamma_log_likelihood(params: dict[str, float], x, m, w) -> float:
-    p, q, g = (params[k] for k in ("p", "q", "gamma"))
-    ll = (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(g)
-          + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(x * m + g))
-    return float(np.sum(w * ll))
-
-
 def fit_spend_model(
     summary: pd.DataFrame,
     *,
@@ -149,11 +143,13 @@ def fit_spend_model(
     max_abs_correlation: float = 0.3,
     tol: float = 1e-7,
     standard_errors: bool = True,
+    backend: str = "analytic",
 ) -> SpendModel:
     """Fit the Gamma-Gamma model of spend per order on the customers with repeat orders.
 
-    Uses lifetimes' ``GammaGammaFitter`` on compressed ``(frequency, monetary_value)``
-    pairs. The model assumes a customer's spend per order is independent of how often
+    Fits as lifetimes' ``GammaGammaFitter`` does (the same optimiser and objective), on
+    compressed ``(frequency, monetary_value)`` pairs, by default with our analytic
+    gradient. The model assumes a customer's spend per order is independent of how often
     she buys; the correlation of ``frequency`` and ``monetary_value`` is reported
     (``frequency_monetary_correlation``, ``independence_ok``) and a note is added to
     ``fit_notes`` when it exceeds ``max_abs_correlation`` in absolute value.
@@ -175,6 +171,9 @@ def fit_spend_model(
     standard_errors : bool, default True
         False skips the Hessian behind the standard errors (faster): the same
         parameters, NaN ``standard_errors``.
+    backend : {"analytic", "lifetimes"}, default "analytic"
+        ``"lifetimes"`` runs lifetimes' ``GammaGammaFitter`` itself (the model of record,
+        slower); see :func:`~crm_analytics.churn.fit_churn_model`.
 
     Returns
     -------
@@ -198,6 +197,7 @@ def fit_spend_model(
     """
     require_dataframe(summary, "summary")
     require_columns(summary, ["customer_id", "frequency", "monetary_value"], "summary")
+    _check_backend(backend)
     check_positive(penalizer, "penalizer", allow_zero=True)
     check_fraction(max_abs_correlation, "max_abs_correlation")
     freq = pd.to_numeric(summary["frequency"], errors="coerce").to_numpy(dtype=float)
@@ -230,7 +230,7 @@ def fit_spend_model(
 
     def attempt(*, penalizer: float, tol: float) -> _lifetimes.FitOutput:
         return _lifetimes.fit_gamma_gamma(px, pm, w, penalizer=penalizer, tol=tol,
-                                          standard_errors=standard_errors)
+                                          standard_errors=standard_errors, backend=backend)
 
     try:
         out, used, notes = _lifetimes.fit_with_retries(attempt, penalizer=penalizer, tol=tol)
@@ -253,11 +253,11 @@ def fit_spend_model(
         notes.append(
             f"{int(excluded.sum())} repeat customers with monetary_value <= 0 were left out."
         )
-    ids = summary["customer_id"].to_numpy()[excluded].astype(str)
+    ids = summary["customer_id"][excluded].to_numpy().astype(str)  # not all 10^6 ids
     return SpendModel(
         params=out.params,
         standard_errors=out.standard_errors,
-        log_likelihood=_gamma_gamma_log_likelihood(out.params, px, pm, w),
+        log_likelihood=out.log_likelihood,
         n_customers=int(use.sum()),
         n_excluded=int(excluded.sum()),
         excluded_customers=tuple(ids),
@@ -396,10 +396,7 @@ def predict_ltv(
     # expected_orders = (a function of frequency and T) x P(alive): the costly first
     # factor (a hypergeometric function) once per distinct (frequency, T) pair
     alive = churn_model.p_alive(px, prec, pT)
-    x_code, x_values = pd.factorize(px)
-    t_code, t_values = pd.factorize(pT)
-    pair, pairs = pd.factorize(x_code.astype(np.int64) * len(t_values) + t_code)
-    qx, qT = x_values[pairs // len(t_values)], t_values[pairs % len(t_values)]
+    qx, qT, pair = frequency_age_pairs(px, pT)
     cumulative = np.zeros(len(px))
     discounted = np.zeros(len(px))
     for k in range(1, months + 1):  # a few months x all patterns as arrays
@@ -414,13 +411,14 @@ def predict_ltv(
     ltv = discounted[inverse] * spend * (rates if known else 1.0)
     out = pd.DataFrame(
         {
-            "customer_id": summary["customer_id"].array,
+            "customer_id": summary["customer_id"].array.copy(),
             "expected_orders": expected_orders,
             "expected_spend_per_order": spend,
             "expected_revenue": revenue,
             "expected_margin": margin,
             "ltv": ltv,
-        }
+        },
+        copy=False,  # every column is a fresh array (the ids copied above): no second copy
     )
     out.attrs = {
         "ltv_basis": "margin" if known else "revenue",

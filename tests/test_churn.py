@@ -123,9 +123,28 @@ def test_fit_without_standard_errors_still_retries(weekly, monkeypatch):
         return real(fitter)
 
     monkeypatch.setattr(_lifetimes, "_fit_without_hessian", failing_once)
+    fit = fit_churn_model(weekly, standard_errors=False, backend="lifetimes")
+    assert calls["n"] == 2
+    assert fit.retried
+    assert "converged with penalizer=0, tol=1e-06" in fit.fit_notes
+
+
+def test_analytic_precision_loss_is_retried(weekly, monkeypatch):
+    """A BFGS failure of the analytic backend goes through the same retry schedule."""
+    real = _lifetimes._minimize
+    calls = {"n": 0}
+
+    def failing_once(likelihood, n_params, penalizer, tol):
+        calls["n"] += 1
+        if calls["n"] == 1:  # what minimize reports when the line search stalls
+            real(likelihood, n_params, penalizer, 1e-30)
+        return real(likelihood, n_params, penalizer, tol)
+
+    monkeypatch.setattr(_lifetimes, "_minimize", failing_once)
     fit = fit_churn_model(weekly, standard_errors=False)
     assert calls["n"] == 2
     assert fit.retried
+    assert "precision loss" in fit.fit_notes[0]
     assert "converged with penalizer=0, tol=1e-06" in fit.fit_notes
 
 
@@ -235,6 +254,9 @@ def test_import_and_fit_leave_global_state_unchanged():
                                            time_unit="W")
         m = fit_churn_model(s)
         predict_ltv(s, m, fit_spend_model(s))
+        assert "lifetimes" not in __import__("sys").modules, "the analytic fit needs no lifetimes"
+        m = fit_churn_model(s, backend="lifetimes")
+        predict_ltv(s, m, fit_spend_model(s, backend="lifetimes"))
         assert "lifetimes" in __import__("sys").modules
         assert list(warnings.filters) == filters, "warning filters changed"
         assert options() == opts, "pandas options changed"
