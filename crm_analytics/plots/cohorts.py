@@ -161,6 +161,8 @@ def plot_cohort_heatmap(
         options.setdefault("vmax", 1.0)
     options.update(kw)
     sns.heatmap(grid, ax=ax, **options)
+    for cell_text in ax.texts:  # inside the axes: no need to measure them for the layout
+        cell_text.set_in_layout(False)
     if is_rate and ax.collections and ax.collections[0].colorbar is not None:
         ax.collections[0].colorbar.ax.yaxis.set_major_formatter(PercentFormatter(100, 0))
     xlabel, ylabel = _axis_labels(period)
