@@ -104,12 +104,12 @@ def _join(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
 
 
 def _segments_on_one_core(summary: pd.DataFrame, **kwargs: object):
-    """:func:`kmeans_segments` with one OpenMP thread: it runs beside the main thread,
-    and on a busy machine idle OpenMP threads spin (measured twice as slow on 2 cores).
-    The labels do not depend on the thread count."""
+    """:func:`kmeans_segments` on one OpenMP / BLAS thread: it runs beside the main
+    thread, and on a busy machine idle OpenMP and BLAS threads spin (measured twice as
+    slow on 2 cores). The labels do not depend on the thread count."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1, user_api="openmp"):
+    with threadpool_limits(1):
         return kmeans_segments(summary, **kwargs)
 
 

@@ -482,7 +482,8 @@ def _transform(
         centred = x - x.mean(axis=0)
         sd = x.std(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            skew = np.where(sd > 0, (centred**3).mean(axis=0) / np.where(sd > 0, sd, 1) ** 3, 0)
+            third = (centred * centred * centred).mean(axis=0)  # ** 3 is a slow pow()
+            skew = np.where(sd > 0, third / np.where(sd > 0, sd, 1) ** 3, 0)
         logged = [c for j, c in enumerate(columns) if skew[j] > 1 and x[:, j].min() >= 0]
     else:
         if isinstance(log_transform, str) or not isinstance(log_transform, Iterable):
@@ -578,6 +579,8 @@ def kmeans_segments(
     max_fit_rows : int, default 200000
         The final KMeans is fitted on all customers up to this many, else on a seeded
         sample of this size; every customer is then assigned to the nearest centre.
+        When k is chosen by silhouette, that fit starts from the chosen sample solution
+        (the best of ``n_init``), so it runs once instead of ``n_init`` times.
     log_transform : "auto" or collection of str, default "auto"
         Features to log1p before standardising. "auto": non-negative features with
         skewness > 1 (the chosen ones are in ``log_features``).
@@ -642,7 +645,15 @@ def kmeans_segments(
     x = _numeric_block(data, columns)
     z, logged, mean, scale = _transform(x, columns, log_transform)
 
-    n_distinct = int((~pd.DataFrame(z).duplicated()).sum())
+    rng = np.random.default_rng(random_state)
+    sample = _sample_index(len(z), sample_size, rng)
+    zs = z[sample]
+
+    # distinct profiles bound the number of segments; the sample's count is a lower
+    # bound, so the whole table is counted only when the sample has too few
+    n_distinct = int((~pd.DataFrame(zs).duplicated()).sum())
+    if n_distinct <= max(ks) and len(sample) < len(z):
+        n_distinct = int((~pd.DataFrame(z).duplicated()).sum())
     feasible = tuple(k for k in ks if k < n_distinct)
     if not feasible:
         raise CrmDataError(
@@ -654,23 +665,21 @@ def kmeans_segments(
     if len(feasible) < len(ks):
         notes.append(f"skipped k={sorted(set(ks) - set(feasible))}: too few distinct profiles")
 
-    rng = np.random.default_rng(random_state)
-    sample = _sample_index(len(z), sample_size, rng)
-    zs = z[sample]
-
-    def fit(k: int, rows: np.ndarray):
+    def fit(k: int, rows: np.ndarray, init: np.ndarray | None = None):
         # Small fits run on one OpenMP thread: as fast when the machine is idle, and
         # many times faster when its cores are busy (idle OpenMP threads spin). The
         # labels do not depend on the thread count (tested).
         small = len(rows) <= _SINGLE_THREAD_ROWS
         limit = threadpool_limits(1, user_api="openmp") if small else nullcontext()
+        start = {"init": init, "n_init": 1} if init is not None else {"n_init": n_init}
         with limit:
             return KMeans(
-                n_clusters=k, n_init=n_init, random_state=random_state, algorithm="lloyd"
+                n_clusters=k, random_state=random_state, algorithm="lloyd", **start
             ).fit(rows)
 
     if n_clusters is None:
-        candidates = [fit(k, zs).labels_ for k in feasible]
+        models = [fit(k, zs) for k in feasible]
+        candidates = [m.labels_ for m in models]
         scores = _silhouettes(zs, candidates)
         best = int(np.nanargmax(scores))  # first max: ties go to the smaller k
         k = feasible[best]
@@ -678,7 +687,12 @@ def kmeans_segments(
         k = n_clusters
 
     fit_rows = _sample_index(len(z), max_fit_rows, rng)
-    model = fit(k, z[fit_rows])
+    if n_clusters is None and np.array_equal(fit_rows, sample):
+        model = models[best]  # fitted on these very rows with the same seed already
+    elif n_clusters is None:  # refined from the chosen sample solution (best of n_init)
+        model = fit(k, z[fit_rows], init=models[best].cluster_centers_)
+    else:
+        model = fit(k, z[fit_rows])
     raw = model.predict(z) if len(fit_rows) < len(z) else model.labels_
     centers = model.cluster_centers_
 
