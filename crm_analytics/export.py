@@ -140,7 +140,7 @@ def export_segments(
             f"customer_id values ({format_examples(ids[dup])}). Each customer must appear "
             "exactly once in an export: drop the duplicates first."
         )
-    out = frame.reset_index(drop=True).assign(customer_id=ids.to_numpy())
+    out = frame.reset_index(drop=True).assign(customer_id=ids.array)  # no Python objects
     out = join_extra(out, extra)
     first = ["customer_id"] + [c for c in SEGMENT_COLUMNS if c in out.columns]
     if columns is None:
@@ -193,16 +193,29 @@ def export_segments(
 
 
 def _arrow_table(frame: pd.DataFrame) -> pa.Table:
-    """The frame as an Arrow table; day-only timestamps become dates ("2025-11-11")."""
+    """The frame as an Arrow table; day-only timestamps become dates ("2025-11-11").
+
+    Dates are converted from the integer day numbers (missing days stay empty), never
+    through a Python ``date`` object per row.
+    """
     cols = {}
     for name in frame.columns:
         col = frame[name]
-        if pd.api.types.is_datetime64_any_dtype(col):
+        if isinstance(col.dtype, pd.DatetimeTZDtype):  # rare: the local wall-clock day
             known = col.dropna()
             day_only = bool((known.dt.normalize() == known).all())
             col = col.dt.date if day_only else col.astype("datetime64[s]")
+        elif pd.api.types.is_datetime64_any_dtype(col):
+            stamps = col.to_numpy(dtype="datetime64[ns]")
+            missing = np.isnat(stamps)
+            days = stamps.astype("datetime64[D]")
+            if (days[~missing] == stamps[~missing]).all():  # day-only
+                col = pa.array(days, mask=missing)
+            else:
+                col = pa.array(stamps.astype("datetime64[s]"), mask=missing)
         cols[str(name)] = col
-    return pa.Table.from_pandas(pd.DataFrame(cols), preserve_index=False)
+    arrays = [c if isinstance(c, pa.Array) else pa.Array.from_pandas(c) for c in cols.values()]
+    return pa.Table.from_arrays(arrays, names=list(cols))
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, *, float_format: str | None = None) -> None:

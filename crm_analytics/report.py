@@ -14,7 +14,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import pyarrow as pa
 from tqdm.auto import tqdm
 
 from crm_analytics._checks import CrmDataError, to_day
@@ -132,20 +131,6 @@ def _warnings_state_kept() -> Iterator[None]:
         warnings.showwarning = show
         warnings._showwarnmsg_impl = show_impl  # type: ignore[attr-defined]
         warnings._filters_mutated()  # type: ignore[attr-defined]
-
-
-def _dates_for_export(frame: pd.DataFrame) -> pd.DataFrame:
-    """Day-only timestamp columns as Arrow dates: the CSV cells are the same ("2025-11-11"),
-    without the export making a Python ``date`` object per row."""
-    cols = {}
-    for name in frame.columns:
-        col = frame[name]
-        if col.dtype == "datetime64[ns]":
-            days = col.to_numpy().astype("datetime64[D]")
-            if (days == col.to_numpy()).all():  # day-only and no NaT
-                col = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(days)), index=frame.index)
-        cols[name] = col
-    return pd.DataFrame(cols)
 
 
 def run_report(
@@ -284,7 +269,7 @@ def run_report(
     rounded = customers.round(dict.fromkeys(customers.select_dtypes("float").columns, 4))
 
     def write_customers() -> list[Path]:
-        return [export_segments(_dates_for_export(rounded), out / "customers.csv")]
+        return [export_segments(rounded, out / "customers.csv")]
 
     def write_tables() -> list[Path]:
         # the file for messaging tools: segment, names and the key RFM / churn / LTV /
@@ -292,7 +277,7 @@ def run_report(
         key = [c for c in _SEGMENT_FILE_COLUMNS if c in rounded.columns]
         written = [
             export_segments(segments, out / "segments.csv",
-                            extra=_dates_for_export(rounded[["customer_id", *key]]),
+                            extra=rounded[["customer_id", *key]],
                             columns=key),
         ]
         for name, table in (("cohort_repurchase.csv", cum), ("cohort_revenue.csv", revenue),
