@@ -530,8 +530,10 @@ def _factorize_digit_ids(ids: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
     n_digits = np.maximum(np.searchsorted(_POW10, uniq, side="right"), 1)
     if n_digits.max() > 18:
         return None
-    lengths = pc.binary_length(arr).to_numpy(zero_copy_only=False)
-    if not np.array_equal(lengths, n_digits[codes]):  # "007", "+7", " 7" are not canonical
+    # "007", "+7" are not canonical. Each text is at least as long as its number's digit
+    # count, so all are canonical exactly when the byte totals are equal (no per-row pass).
+    text_bytes = pc.sum(pc.binary_length(arr)).as_py()
+    if text_bytes != int(np.bincount(codes, minlength=len(uniq)) @ n_digits):
         return None
     # text order: digits left-aligned (zero-padded on the right), then shorter first
     order = np.lexsort((n_digits, uniq * _POW10[18 - n_digits]))

@@ -665,6 +665,18 @@ def test_non_canonical_digit_ids_take_the_text_path(values):
     assert _factorize_digit_ids(pd.Series(values, dtype="str")) is None
 
 
+def test_digit_path_on_a_slice_of_text_ids():
+    """The canonical check counts bytes of the slice only, not of the whole buffer."""
+    from crm_analytics.orders import _factorize_digit_ids
+
+    ids = pd.Series(["0007", "x", "42", "7", "42"], dtype="str").iloc[2:]
+    codes, uniques = _factorize_digit_ids(ids)
+    ref_codes, ref_uniques = pd.factorize(ids, sort=True)
+    np.testing.assert_array_equal(codes, ref_codes)
+    assert uniques.equals(ref_uniques)
+    assert _factorize_digit_ids(pd.Series(["0007", "x", "42"], dtype="str").iloc[[0, 2]]) is None
+
+
 @pytest.mark.parametrize("as_of", [None, "2024-06-30"])
 def test_shared_codes_and_digit_path_give_identical_results(as_of, monkeypatch):
     from crm_analytics import orders as orders_module
