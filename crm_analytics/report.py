@@ -184,6 +184,14 @@ def run_report(
     from crm_analytics import engines
 
     on_engine = engines.is_engine_source(orders)
+    if on_engine:  # per-customer tables stay in the engine too (memory bounded)
+        from crm_analytics.engines.report import run_engine_report
+
+        return run_engine_report(
+            orders, out_dir=out_dir, as_of=as_of, sleep_after=sleep_after,
+            horizon_months=horizon_months, monthly_discount_rate=monthly_discount_rate,
+            margin_rate=margin_rate, n_segments=n_segments, progress=progress,
+            source_name=source_name)
     if on_engine:  # Parquet files / DuckDB relation / Spark frame: reducers run in the engine
         as_of_ts = (pd.Timestamp(customer_summary(orders).attrs["as_of"]) if as_of is None
                     else to_day(as_of, "as_of"))

@@ -399,25 +399,68 @@ def fitted(sample):
     return summary, fit_churn_model(summary), fit_spend_model(summary)
 
 
-def test_score_customers_equals_churn_scores_and_predict_ltv(sample_parquet, fitted):
+def _check_scores(got: pd.DataFrame, summary, model, spend, *, horizon=60, months=6) -> None:
     from crm_analytics.churn import churn_scores
     from crm_analytics.ltv import predict_ltv
 
+    scores = churn_scores(model, summary, horizon=horizon)
+    assert list(got["customer_id"]) == list(summary["customer_id"])
+    for col in ("p_alive", "p_churn", "expected_orders", "expected_gap_days"):
+        np.testing.assert_allclose(got[col], scores[col], rtol=1e-10, err_msg=col)
+    for col in ("churn_risk", "next_order_basis"):
+        assert got[col].astype(str).tolist() == scores[col].astype(str).tolist(), col
+    nxt = pd.to_datetime(got["expected_next_order"]).to_numpy(dtype="datetime64[D]")
+    np.testing.assert_array_equal(nxt, scores["expected_next_order"].to_numpy("datetime64[D]"))
+    if spend is None:
+        return
+    ltv = predict_ltv(summary, model, spend, horizon_months=months)
+    np.testing.assert_allclose(got["ltv_expected_orders"], ltv["expected_orders"], rtol=1e-10)
+    for col in ("expected_spend_per_order", "expected_revenue", "expected_margin", "ltv"):
+        np.testing.assert_allclose(got[col].astype(float), ltv[col], rtol=1e-10, err_msg=col)
+
+
+def test_score_customers_equals_churn_scores_and_predict_ltv(sample_parquet, fitted):
     summary, model, spend = fitted
-    scores = churn_scores(model, summary, horizon=60)
-    ltv = predict_ltv(summary, model, spend, horizon_months=6)
     rel = engines.score_customers(sample_parquet, model, spend, horizon=60, horizon_months=6)
     assert isinstance(rel, duckdb.DuckDBPyRelation)
     got = rel.df()
-    assert list(got["customer_id"]) == list(summary["customer_id"])
-    for col in ("p_alive", "p_churn", "expected_orders"):
-        np.testing.assert_allclose(got[col], scores[col], rtol=1e-10, err_msg=col)
-    np.testing.assert_allclose(got["ltv_expected_orders"], ltv["expected_orders"], rtol=1e-10)
-    for col in ("expected_spend_per_order", "expected_revenue", "ltv"):
-        np.testing.assert_allclose(got[col], ltv[col], rtol=1e-10, err_msg=col)
-    plain = engines.score_customers(sample_parquet, model, output="pandas")
-    assert list(plain.columns) == ["customer_id", "p_alive", "p_churn", "expected_orders"]
-    np.testing.assert_allclose(plain["p_alive"], scores["p_alive"], rtol=1e-10)
+    _check_scores(got, summary, model, spend)
+    # some customers of each next-order basis, so every branch was compared
+    assert set(got["next_order_basis"]) == {"own_gaps", "model_rate", "unlikely_alive"}
+    assert got["expected_next_order"].isna().sum() == (
+        got["next_order_basis"] == "unlikely_alive").sum()
+    plain = engines.score_customers(sample_parquet, model, horizon=60, output="pandas")
+    assert list(plain.columns) == ["customer_id", "p_alive", "p_churn", "expected_orders",
+                                   "churn_risk", "expected_next_order", "next_order_basis",
+                                   "expected_gap_days"]
+    _check_scores(plain, summary, model, None)
+
+
+def test_score_customers_on_a_bare_relation_and_weekly_model(sample):
+    from crm_analytics.churn import fit_churn_model
+    from crm_analytics.ltv import fit_spend_model
+
+    weekly = customer_summary(sample, time_unit="W")
+    model = fit_churn_model(weekly, model="mbgnbd")
+    spend = fit_spend_model(weekly)
+    daily = customer_summary(sample)
+    rel = duckdb.from_df(_plain(sample))  # its connection is not reachable from Python
+    got = engines.score_customers(rel, model, spend, horizon=60, horizon_months=6,
+                                  output="pandas")
+    _check_scores(got, daily, model, spend)
+
+
+def test_score_customers_risk_thresholds(sample_parquet, fitted):
+    summary, model, _ = fitted
+    got = engines.score_customers(sample_parquet, model, high_risk_below=0.7,
+                                  medium_risk_below=0.9, next_order_min_p_alive=0.5,
+                                  output="pandas")
+    from crm_analytics.churn import churn_scores
+
+    want = churn_scores(model, summary, high_risk_below=0.7, medium_risk_below=0.9,
+                        next_order_min_p_alive=0.5)
+    assert got["churn_risk"].tolist() == want["churn_risk"].astype(str).tolist()
+    assert got["next_order_basis"].tolist() == want["next_order_basis"].astype(str).tolist()
 
 
 def test_score_customers_errors(sample, sample_parquet, fitted):
@@ -426,5 +469,44 @@ def test_score_customers_errors(sample, sample_parquet, fitted):
         engines.score_customers(sample_parquet, "bgnbd")
     with pytest.raises(CrmDataError, match="'spend_model' argument must be a SpendModel"):
         engines.score_customers(sample_parquet, model, model)
-    with pytest.raises(CrmDataError, match="relation's connection cannot be reached"):
-        engines.score_customers(duckdb.from_df(_plain(sample)), model)
+    with pytest.raises(CrmDataError, match="must not exceed medium_risk_below"):
+        engines.score_customers(sample_parquet, model, high_risk_below=0.9,
+                                medium_risk_below=0.5)
+    with pytest.raises(CrmDataError, match="'high_risk_below' parameter must be in"):
+        engines.score_customers(sample_parquet, model, high_risk_below=1.5)
+    with pytest.raises(CrmDataError, match="'output' parameter must be"):
+        engines.score_customers(sample_parquet, model, output="polars")
+    with pytest.raises(CrmDataError, match="margin_rate=0.3 was also given"):
+        engines.score_customers(sample_parquet, model, fitted[2], margin_rate=0.3)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_spark_scores_equal_pandas(spark_orders, fitted):
+    summary, model, spend = fitted
+    got = engines.score_customers(spark_orders, model, spend, horizon=60, horizon_months=6,
+                                  output="pandas")
+    _check_scores(got, summary, model, spend)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_spark_report_writes_the_pandas_files(sample, spark_orders, tmp_path):
+    from crm_analytics.report import run_report
+
+    want = run_report(sample, out_dir=tmp_path / "pandas", progress=False)
+    got = run_report(spark_orders, out_dir=tmp_path / "spark", progress=False)
+    for name in ("customers.csv", "segments.csv"):
+        raw = (got.out_dir / name).read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")
+        a = pd.read_csv(want.out_dir / name, dtype={"customer_id": str}, encoding="utf-8-sig")
+        b = pd.read_csv(got.out_dir / name, dtype={"customer_id": str}, encoding="utf-8-sig")
+        # 4 decimals in customers.csv; the Gamma-Gamma optimiser's tolerance is 1e-6
+        pd.testing.assert_frame_equal(b, a, check_exact=False, rtol=1e-5, atol=1.5e-4)
+    assert got.headline == want.headline
+
+
+def test_sleeping_flow_in_customer_chunks_equals_pandas(sample, sample_parquet, monkeypatch):
+    from crm_analytics.engines import sql
+
+    monkeypatch.setattr(sql, "_chunks", lambda runner, n_rows: 3)
+    _equal(sleeping_flow(sample, sleep_after=60, remind_before=7),
+           engines.sleeping_flow(sample_parquet, sleep_after=60, remind_before=7))

@@ -180,24 +180,32 @@ def campaign_outcomes(orders: object, audience: pd.DataFrame, *, start: object,
 def score_customers(orders: object, model, spend_model=None, *, as_of: object = None,
                     time_unit: str = "D", horizon: float = 90, horizon_months: int = 12,
                     monthly_discount_rate: float = 0.01, margin_rate: float | None = None,
-                    output: str = "native", **engine_options: object):
+                    high_risk_below: float = 0.5, medium_risk_below: float = 0.8,
+                    next_order_min_p_alive: float = 0.1, output: str = "native",
+                    **engine_options: object):
     """Churn scores (and LTV) of every customer, computed inside DuckDB or Spark.
 
-    The summary is built in the engine; only its distinct ``(frequency, recency, T)``
-    histories come to pandas, where ``model`` (:class:`~crm_analytics.churn.ChurnModel`)
-    scores each once; that small table is joined back in the engine. Expected spend
-    (Gamma-Gamma, ``spend_model``) is a closed formula evaluated in SQL.
+    The summary is built once in the engine (a DuckDB temp table / a cached Spark
+    view); only its distinct ``(frequency, recency, T)`` histories come to pandas, where
+    ``model`` (:class:`~crm_analytics.churn.ChurnModel`) scores each once; that small
+    table is joined back in the engine. Expected spend (Gamma-Gamma, ``spend_model``)
+    is a closed formula evaluated in SQL. Works on Parquet paths, DuckDB relations
+    (also bare ones, e.g. ``duckdb.read_parquet(...)``) and Spark DataFrames.
 
-    Returns ``customer_id, p_alive, p_churn, expected_orders`` (next ``horizon`` days)
-    as :func:`crm_analytics.churn.churn_scores`, plus with ``spend_model``
-    ``ltv_expected_orders, expected_spend_per_order, expected_revenue, ltv`` as
-    ``expected_orders, expected_spend_per_order, expected_revenue, ltv`` of
-    :func:`crm_analytics.ltv.predict_ltv` over ``horizon_months``. ``churn_risk`` and
-    ``expected_next_order`` are left out. ``output="native"`` (default) gives a lazy
-    DuckDB relation / Spark DataFrame sorted by customer_id, ``"pandas"`` a DataFrame.
+    Returns the columns of :func:`crm_analytics.churn.churn_scores` (``customer_id,
+    p_alive, p_churn, expected_orders, churn_risk, expected_next_order,
+    next_order_basis, expected_gap_days``; ``horizon`` in days and the risk thresholds
+    as there), plus with ``spend_model`` ``ltv_expected_orders,
+    expected_spend_per_order, expected_revenue, expected_margin, ltv``: the columns
+    ``expected_orders, expected_spend_per_order, expected_revenue, expected_margin, ltv``
+    of :func:`crm_analytics.ltv.predict_ltv` over ``horizon_months``. ``churn_risk`` and
+    ``next_order_basis`` are text. ``output="native"`` (default) gives a lazy DuckDB
+    relation / Spark DataFrame sorted by customer_id, ``"pandas"`` a DataFrame.
     """
     return sql.score_customers(_runner(orders, engine_options), model, spend_model,
                                as_of=as_of, time_unit=time_unit, horizon=horizon,
                                horizon_months=horizon_months,
                                monthly_discount_rate=monthly_discount_rate,
-                               margin_rate=margin_rate, output=output)
+                               margin_rate=margin_rate, high_risk_below=high_risk_below,
+                               medium_risk_below=medium_risk_below,
+                               next_order_min_p_alive=next_order_min_p_alive, output=output)

@@ -115,13 +115,55 @@ class DuckDBRunner:
         return parse_size(text)
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
-        """Make a small pandas table queryable as ``name`` next to the orders."""
-        if self._con is None:
-            raise CrmDataError(
-                "Scoring in DuckDB needs the orders as a Parquet path, a table name with "
-                "connection=, or a DataFrame (a relation's connection cannot be reached)."
-            )
-        self._con.register(name, frame)
+        """Make a small pandas table queryable as ``name`` (a temp table) next to the orders.
+
+        For a bare relation (whose connection cannot be reached) the table goes through
+        a temporary Parquet file read by the relation's own connection.
+        """
+        if self._con is not None:
+            view = f"{name}_frame"
+            self._con.register(view, frame)
+            try:
+                self._con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
+            finally:
+                self._con.unregister(view)
+            return
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="crm_analytics_") as tmp:
+            path = Path(tmp) / f"{name}.parquet"
+            frame.to_parquet(path, index=False)
+            self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                         f"SELECT * FROM read_parquet({_quote(path.as_posix())})")
+
+    def execute(self, statement: str) -> None:
+        """Run a statement (CREATE, COPY ...) now; ``{src}`` is the order source."""
+        statement = statement.replace("{src}", self._src)
+        try:
+            if self._relation is not None:
+                self._relation.query(_VIEW, statement)  # DDL runs at once
+            else:
+                self._con.execute(statement)
+        except duckdb.Error as exc:
+            raise CrmDataError(f"DuckDB failed: {exc}") from exc
+
+    def materialise(self, name: str, query: str) -> None:
+        """Store a query's result once as temp table ``name`` (spills under memory_limit)."""
+        self.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+
+    def drop(self, name: str) -> None:
+        """Drop a temp table made by :meth:`materialise` or :meth:`register`."""
+        self.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def write_csv(self, query: str, path: str | os.PathLike, *,
+                  quote: Sequence[str] = ()) -> None:
+        """Write a query's result to a CSV file with a header row, streaming (DuckDB COPY).
+
+        Text columns named in ``quote`` are always quoted; empty cells are NULLs.
+        """
+        force = f", FORCE_QUOTE ({', '.join(quote)})" if quote else ""
+        self.execute(f"COPY ({query}) TO {_quote(os.fspath(path))} "
+                     f"(FORMAT CSV, HEADER, DELIMITER ','{force})")
 
     def native(self, query: str) -> duckdb.DuckDBPyRelation:
         """The query as a lazy DuckDB relation."""

@@ -49,6 +49,40 @@ class SparkRunner:
         """Make a small pandas table queryable as ``name`` in the session."""
         self._spark.createDataFrame(frame).createOrReplaceTempView(name)
 
+    def execute(self, statement: str) -> None:
+        """Run a statement now; ``{src}`` is the order view."""
+        self._spark.sql(statement.replace("{src}", self._view))
+
+    def materialise(self, name: str, query: str) -> None:
+        """Cache a query's result once as temp view ``name`` (``CACHE TABLE ... AS``)."""
+        self.execute(f"CACHE TABLE {name} AS {query}")
+
+    def drop(self, name: str) -> None:
+        """Uncache and drop a view made by :meth:`materialise` or :meth:`register`."""
+        self._spark.catalog.dropTempView(name)
+
+    def write_csv(self, query: str, path, *, quote=()) -> None:
+        """Write a query's result to one CSV file with a header row (Spark's writer).
+
+        The rows are written by Spark into a temporary folder as one part file (no
+        collect), which is then moved to ``path``.
+        """
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        tmp = Path(tempfile.mkdtemp(prefix="crm_analytics_spark_"))
+        try:
+            (self.native(query).coalesce(1).write.mode("overwrite")
+             .option("header", True).option("emptyValue", "").option("nullValue", "")
+             .option("dateFormat", "yyyy-MM-dd").csv(str(tmp / "out")))
+            parts = sorted((tmp / "out").glob("part-*.csv"))
+            if len(parts) != 1:  # pragma: no cover - coalesce(1) writes one part
+                raise CrmDataError(f"Spark wrote {len(parts)} CSV parts; expected 1.")
+            shutil.move(str(parts[0]), str(path))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def native(self, query: str):
         """The query as a lazy Spark DataFrame."""
         return self._spark.sql(query.replace("{src}", self._view))

@@ -47,17 +47,25 @@ _pattern_ids = itertools.count()
 #: Dialect snippets: ``day`` turns a timestamp/date expression into its day number,
 #: ``date`` a day number into a timestamp (only used for engine-native output),
 #: ``bucket`` a text into one of ``k`` hash buckets (customer chunks, see
-#: :func:`customer_summary_sql`).
+#: :func:`customer_summary_sql`), ``day_date`` a day number into a DATE (CSV cells
+#: "2025-11-11"), ``shuffle`` a text into a pseudo-random sort key (seeded samples),
+#: ``log1p`` ``ln(1 + x)``.
 DIALECTS = {
     "duckdb": {
         "day": "(CAST(CAST({x} AS TIMESTAMP) AS DATE) - DATE '1970-01-01')",
         "date": "CAST(DATE '1970-01-01' + CAST({x} AS INTEGER) AS TIMESTAMP)",
         "bucket": "hash({x}) % {k}",
+        "day_date": "(DATE '1970-01-01' + CAST({x} AS INTEGER))",
+        "shuffle": "hash(CAST({x} AS VARCHAR) || '#{seed}')",
+        "log1p": "LN(1.0 + {x})",
     },
     "spark": {
         "day": "unix_date(CAST(CAST({x} AS TIMESTAMP) AS DATE))",
         "date": "CAST(date_from_unix_date(CAST({x} AS INT)) AS TIMESTAMP)",
         "bucket": "pmod(hash({x}), {k})",
+        "day_date": "date_from_unix_date(CAST({x} AS INT))",
+        "shuffle": "xxhash64(concat(CAST({x} AS STRING), '#{seed}'))",
+        "log1p": "log1p({x})",
     },
 }
 
@@ -196,11 +204,14 @@ def _text(values: pd.Series) -> pd.Series:
 #: Memory one order row takes in the per-customer aggregation (DuckDB, bytes): the
 #: orders are split into customer chunks of at most ``memory_limit / _ROW_BYTES`` rows.
 _ROW_BYTES = 64
+#: The sleeping flow's window over order days takes about this many times the memory
+#: per order of the summary's aggregation (measured: 64M orders fail at 1 GB unchunked).
+_FLOW_ROW_FACTOR = 2
 
 
 def customer_summary_sql(
     runner: Runner, *, as_of_day: int, unit_days: float, margin: bool, dates: bool = False,
-    chunks: int = 1,
+    chunks: int = 1, order: bool = True,
 ) -> str:
     """The per-customer summary query (day numbers, or timestamps with ``dates``).
 
@@ -212,16 +223,18 @@ def customer_summary_sql(
     "Out of Memory" instead of spilling when that table is much larger than
     ``memory_limit`` (64M orders at 1 GB); in buckets each scan of the files keeps one
     bucket, so the price is one more read of the order columns per chunk.
+    ``order=False`` leaves the rows unsorted (for a table materialised in the engine).
     """
     a = int(as_of_day)
+    sort = " ORDER BY customer_id\n" if order else "\n"
     if chunks > 1:
         parts = [_summary_body(runner, as_of_day=a, unit_days=unit_days, margin=margin,
                                dates=dates, bucket=(i, int(chunks)))
                  for i in range(int(chunks))]
         return ("SELECT * FROM (" + "\nUNION ALL\n".join(f"({p})" for p in parts)
-                + ") ORDER BY customer_id")
+                + ") u" + sort)
     return _summary_body(runner, as_of_day=a, unit_days=unit_days, margin=margin,
-                         dates=dates) + "ORDER BY customer_id\n"
+                         dates=dates) + sort
 
 
 def _summary_body(runner: Runner, *, as_of_day: int, unit_days: float, margin: bool,
@@ -451,7 +464,7 @@ def sleeping_flow(runner: Runner, *, start=None, end=None, sleep_after: int = 90
     the reported range; the difference arrays are summed up in numpy (one row per day).
     """
     s, r = _check_sleep(sleep_after, remind_before)
-    check_orders(runner)
+    counts_ = check_orders(runner)
     if start is None:
         day0 = _first_day(runner)
         start_ts = pd.Timestamp(_EPOCH + day0).as_unit("ns")
@@ -478,8 +491,8 @@ def sleeping_flow(runner: Runner, *, start=None, end=None, sleep_after: int = 90
             f"SELECT '{kind}_hi', {clip(hi)}, COUNT(*) FROM iv WHERE {keep} GROUP BY 2"
         )
 
-    query = f"""
-WITH {_orders_cte(runner)},
+    template = f"""
+WITH {{orders}},
 occ AS (SELECT DISTINCT customer_id, day FROM o),
 iv AS (
   SELECT day,
@@ -495,7 +508,13 @@ UNION ALL SELECT 'newly', day + {s} - {day0}, COUNT(*) FROM iv
 UNION ALL SELECT 'woken', nxt - {day0}, COUNT(*) FROM iv
   WHERE nxt - day > {s} AND nxt < {never} AND nxt >= {day0} AND nxt < {hi_end} GROUP BY 2
 """
-    raw = runner.fetch(query)
+    # customers in hash buckets, one query each (the counts add up): DuckDB's window
+    # over every customer's order days does not spill, so it must fit in memory
+    k = _chunks(runner, _FLOW_ROW_FACTOR * counts_["n_rows"])
+    raw = pd.concat([
+        runner.fetch(template.replace(
+            "{orders}", _orders_cte(runner, bucket=(i, k) if k > 1 else None)))
+        for i in range(k)], ignore_index=True)
 
     def counts(kind: str) -> np.ndarray:
         part = raw[raw["kind"] == kind]
@@ -587,67 +606,230 @@ WHERE day >= {lo} AND day < {hi} GROUP BY customer_id
 
 
 # --------------------------------------------------------------------------- scoring
-def score_customers(runner: Runner, model, spend_model=None, *, as_of=None, time_unit="D",
-                    horizon=90, horizon_months=12, monthly_discount_rate=0.01,
-                    margin_rate=None, output="native"):
-    """Churn / LTV scores joined in the engine; see :func:`crm_analytics.engines.score_customers`."""
+def _check_scoring(model, spend_model, horizon, high_risk_below, medium_risk_below, output):
     from crm_analytics._checks import check_positive
     from crm_analytics.churn import _check_model
-    from crm_analytics.ltv import DAYS_PER_MONTH, SpendModel
+    from crm_analytics.ltv import SpendModel
 
     model = _check_model(model)
     check_positive(horizon, "horizon")
     if spend_model is not None and not isinstance(spend_model, SpendModel):
         raise CrmDataError("The 'spend_model' argument must be a SpendModel from "
                            f"fit_spend_model(); got {type(spend_model).__name__}.")
+    for name, value in (("high_risk_below", high_risk_below),
+                        ("medium_risk_below", medium_risk_below)):
+        if not 0 <= value <= 1:
+            raise CrmDataError(f"The {name!r} parameter must be in [0, 1]. Got {value!r}.")
+    if high_risk_below > medium_risk_below:
+        raise CrmDataError(
+            f"high_risk_below ({high_risk_below}) must not exceed medium_risk_below "
+            f"({medium_risk_below}): P(alive) below the first is high risk, below the "
+            "second medium."
+        )
     if output not in ("pandas", "native"):
         raise CrmDataError(f"The 'output' parameter must be 'pandas' or 'native'. Got {output!r}.")
+    return model
+
+
+def fetch_patterns(runner: Runner, summary: str, *, as_of_day: int) -> pd.DataFrame:
+    """Distinct ``(frequency, recency, T)`` histories of a summary query, with counts.
+
+    ``summary`` is a query or table with the columns of :func:`customer_summary_sql`
+    (day numbers). One row per history: ``frequency, rec_days, t_days`` (integer keys:
+    days from first to last order and to ``as_of``), ``recency, T`` (the summary's
+    values), ``n`` (customers) and ``first_id``, in the order of each history's first
+    customer by ``customer_id``: the order :func:`crm_analytics.churn.compress_rfm`
+    gives a summary sorted by id, so a fit on these rows is the pandas fit.
+    """
+    a = int(as_of_day)
+    raw = runner.fetch(
+        f"SELECT frequency, last_day - first_day AS rec_days, {a} - first_day AS t_days, "
+        "MIN(recency) AS recency, MIN(T) AS T, COUNT(*) AS n, MIN(customer_id) AS first_id "
+        f"FROM {summary} GROUP BY frequency, last_day - first_day, {a} - first_day "
+        "ORDER BY first_id"
+    )
+    out = pd.DataFrame({
+        "frequency": raw["frequency"].to_numpy(dtype=np.int64),
+        "rec_days": raw["rec_days"].to_numpy(dtype=np.int64),
+        "t_days": raw["t_days"].to_numpy(dtype=np.int64),
+        "recency": raw["recency"].to_numpy(dtype=float),
+        "T": raw["T"].to_numpy(dtype=float),
+        "n": raw["n"].to_numpy(dtype=np.int64),
+    })
+    return out
+
+
+def pattern_scores(
+    model, patterns: pd.DataFrame, *, unit_days: float, horizon: float = 90,
+    high_risk_below: float = 0.5, medium_risk_below: float = 0.8,
+    next_order_min_p_alive: float = 0.1, horizon_months: int | None = None,
+    monthly_discount_rate: float = 0.01, days_per_month: float | None = None,
+) -> pd.DataFrame:
+    """Every per-history number of churn_scores / predict_ltv, once per history.
+
+    The same formulas as :func:`crm_analytics.churn.churn_scores` (``p_alive, p_churn,
+    expected_orders, churn_risk``; ``next_order_basis``, ``expected_gap_days`` and
+    ``add_days``, the days added to the last order (own gaps) or to ``as_of`` (model
+    rate) to get ``expected_next_order``, all functions of the history) and, with
+    ``horizon_months``, of :func:`crm_analytics.ltv.predict_ltv` (``ltv_orders``: expected
+    orders in the horizon, ``ltv_discounted``: their monthly-discounted sum). The spend
+    per order depends on ``monetary_value`` and is computed in SQL
+    (:func:`score_columns`). Returns the key columns ``frequency, rec_days, t_days`` and
+    those numbers.
+    """
+    from crm_analytics.churn import NEXT_ORDER_BASES, RISK_LEVELS
+    from crm_analytics.ltv import DAYS_PER_MONTH
+
+    scale = unit_days / model.unit_days
+    x = patterns["frequency"].to_numpy(dtype=float)
+    tx = patterns["recency"].to_numpy(dtype=float) * scale
+    TT = patterns["T"].to_numpy(dtype=float) * scale
+    p_alive = model.p_alive(x, tx, TT)
+    expected = model.expected_orders(horizon / model.unit_days, x, tx, TT)
+    risk = np.where(p_alive < high_risk_below, 2, np.where(p_alive < medium_risk_below, 1, 0))
+    r, alpha = model.params["r"], model.params["alpha"]
+    recency_days = np.rint(patterns["recency"].to_numpy(dtype=float) * unit_days)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own_gap = recency_days / x
+    model_gap = (alpha + TT) / (r + x) * model.unit_days
+    repeat = x >= 1
+    gap = np.where(repeat, own_gap, model_gap)
+    unlikely = p_alive < next_order_min_p_alive
+    basis = np.where(unlikely, 2, np.where(repeat, 0, 1))
+    add = np.floor(gap + 0.5)
+    out = pd.DataFrame({
+        "frequency": patterns["frequency"].to_numpy(dtype=np.int64),
+        "rec_days": patterns["rec_days"].to_numpy(dtype=np.int64),
+        "t_days": patterns["t_days"].to_numpy(dtype=np.int64),
+        "p_alive": p_alive,
+        "p_churn": 1.0 - p_alive,
+        "expected_orders": expected,
+        "churn_risk": np.asarray(RISK_LEVELS, dtype=object)[risk].astype(str),
+        "next_order_basis": np.asarray(NEXT_ORDER_BASES, dtype=object)[basis].astype(str),
+        "expected_gap_days": gap,
+        "add_days": pd.array(np.where(unlikely, 0, add).astype(np.int64), dtype="Int64"),
+    })
+    out.loc[unlikely, "add_days"] = pd.NA
+    if horizon_months is not None:
+        months = int(horizon_months)
+        month = (DAYS_PER_MONTH if days_per_month is None else days_per_month) / model.unit_days
+        discount = (1.0 + monthly_discount_rate) ** -np.arange(1, months + 1)
+        cumulative = np.zeros(len(x))
+        discounted = np.zeros(len(x))
+        for k in range(1, months + 1):  # as predict_ltv: a few months x all histories
+            nxt = model._expected_orders_if_alive(k * month, x, TT) * p_alive
+            discounted += (nxt - cumulative) * discount[k - 1]
+            cumulative = nxt
+        out["ltv_orders"] = cumulative
+        out["ltv_discounted"] = discounted
+    return out
+
+
+def pattern_join(summary_alias: str, pattern_alias: str, as_of_day: int) -> str:
+    """The join condition of a summary row and its history's row of :func:`pattern_scores`."""
+    s, p = summary_alias, pattern_alias
+    return (f"{s}.frequency = {p}.frequency AND {s}.last_day - {s}.first_day = {p}.rec_days "
+            f"AND {int(as_of_day)} - {s}.first_day = {p}.t_days")
+
+
+def score_columns(
+    runner: Runner, *, as_of_day: int, spend_model=None, margin_rate: float | None = None,
+    margin: bool = False, shop_margin_rate: float | None = None, s: str = "s", p: str = "p",
+) -> list[tuple[str, str]]:
+    """``(name, SQL expression)`` of the churn and LTV columns, summary ``s`` joined to ``p``.
+
+    Names as :func:`crm_analytics.churn.churn_scores` (``p_alive ... expected_gap_days``)
+    and, with ``spend_model``, :func:`crm_analytics.ltv.predict_ltv` (``expected_orders``
+    there is ``ltv_expected_orders`` here, then ``expected_spend_per_order,
+    expected_revenue, expected_margin, ltv``). The margin rate is ``margin_rate``, else
+    each customer's ``total_margin / total_amount`` (``shop_margin_rate`` when the amount
+    is 0) when ``margin``, else unknown (``expected_margin`` NULL, ``ltv`` on revenue).
+    """
+    day = DIALECTS[runner.dialect]["day_date"]
+    a = int(as_of_day)
+    nxt = (f"CASE {p}.next_order_basis "
+           f"WHEN 'own_gaps' THEN {day.format(x=f'{s}.last_day + {p}.add_days')} "
+           f"WHEN 'model_rate' THEN {day.format(x=f'{a} + {p}.add_days')} END")
+    cols = [(c, f"{p}.{c}") for c in ("p_alive", "p_churn", "expected_orders", "churn_risk")]
+    cols += [("expected_next_order", nxt), ("next_order_basis", f"{p}.next_order_basis"),
+             ("expected_gap_days", f"{p}.expected_gap_days")]
+    if spend_model is None:
+        return cols
+    pp, q = float(spend_model.params["p"]), float(spend_model.params["q"])
+    mean = float(spend_model.population_mean_spend)
+    x = f"CAST({s}.frequency AS DOUBLE)"
+    w = f"({pp!r} * {x} / ({pp!r} * {x} + {q!r} - 1))"
+    spend = (f"((1 - {w}) * {mean!r} + {w} * CASE WHEN {s}.frequency > 0 "
+             f"THEN {s}.monetary_value ELSE 0.0 END)")
+    if margin_rate is not None:
+        rate = repr(float(margin_rate))
+    elif margin:
+        shop = "NULL" if shop_margin_rate is None else repr(float(shop_margin_rate))
+        rate = (f"CASE WHEN {s}.total_amount > 0 THEN {s}.total_margin / {s}.total_amount "
+                f"ELSE {shop} END")
+    else:
+        rate = None
+    revenue = f"({p}.ltv_orders * {spend})"
+    cols += [
+        ("ltv_expected_orders", f"{p}.ltv_orders"),
+        ("expected_spend_per_order", spend),
+        ("expected_revenue", revenue),
+        ("expected_margin", "CAST(NULL AS DOUBLE)" if rate is None else f"{revenue} * {rate}"),
+        ("ltv", f"{p}.ltv_discounted * {spend}" + ("" if rate is None else f" * {rate}")),
+    ]
+    return cols
+
+
+def shop_margin_rate(runner: Runner, summary: str) -> float | None:
+    """Total margin / total amount of a summary (None when the amount is not positive)."""
+    row = runner.fetch(f"SELECT SUM(total_margin) AS m, SUM(total_amount) AS a FROM {summary}")
+    m, a = row["m"].iloc[0], row["a"].iloc[0]
+    return float(m) / float(a) if pd.notna(a) and float(a) > 0 else None
+
+
+_pattern_tables = itertools.count()
+
+
+def score_customers(runner: Runner, model, spend_model=None, *, as_of=None, time_unit="D",
+                    horizon=90, horizon_months=12, monthly_discount_rate=0.01,
+                    margin_rate=None, high_risk_below=0.5, medium_risk_below=0.8,
+                    next_order_min_p_alive=0.1, output="native"):
+    """Churn / LTV scores joined in the engine; see :func:`crm_analytics.engines.score_customers`."""
+    model = _check_scoring(model, spend_model, horizon, high_risk_below, medium_risk_below,
+                           output)
     unit_days = check_time_unit(time_unit)
     counts = check_orders(runner)
     _, as_of_day = _resolve(runner, as_of, "as_of")
     margin = _has(runner, "margin")
-    summary = customer_summary_sql(runner, as_of_day=as_of_day, unit_days=unit_days,
-                                   margin=margin, chunks=_chunks(runner, counts["n_rows"]))
-    pats = runner.fetch(f"SELECT DISTINCT frequency, recency, T FROM ({summary}) s")
-    scale = unit_days / model.unit_days
-    x = pats["frequency"].to_numpy(dtype=float)
-    tx, TT = pats["recency"].to_numpy(float) * scale, pats["T"].to_numpy(float) * scale
-    pats["p_alive"] = model.p_alive(x, tx, TT)
-    pats["expected_orders"] = model.expected_orders(horizon / model.unit_days, x, tx, TT)
-    cols = ["s.customer_id", "p.p_alive", "1.0 - p.p_alive AS p_churn", "p.expected_orders"]
-    if spend_model is not None:
-        month = DAYS_PER_MONTH / model.unit_days
-        cum = np.zeros(len(pats))
-        disc = np.zeros(len(pats))
-        for k in range(1, int(horizon_months) + 1):
-            nxt = model.expected_orders(k * month, x, tx, TT)
-            disc += (nxt - cum) * (1.0 + monthly_discount_rate) ** -k
-            cum = nxt
-        pats["ltv_orders"], pats["ltv_discounted"] = cum, disc
-        p, q = spend_model.params["p"], spend_model.params["q"]
-        mean = spend_model.population_mean_spend
-        w = f"({p!r} * s.frequency / ({p!r} * s.frequency + {q - 1!r}))"
-        spend = (f"((1 - {w}) * {mean!r} + {w} * CASE WHEN s.frequency > 0 "
-                 "THEN s.monetary_value ELSE 0.0 END)")
-        if margin_rate is not None:
-            rate = repr(float(margin_rate))
-        elif margin:
-            rate = ("CASE WHEN s.total_amount > 0 THEN s.total_margin / s.total_amount "
-                    "ELSE SUM(s.total_margin) OVER () / SUM(s.total_amount) OVER () END")
-        else:
-            rate = "1.0"
-        cols += ["p.ltv_orders AS ltv_expected_orders", f"{spend} AS expected_spend_per_order",
-                 f"p.ltv_orders * {spend} AS expected_revenue",
-                 f"p.ltv_discounted * {spend} * {rate} AS ltv"]
+    if margin and margin_rate is not None and spend_model is not None:
+        raise CrmDataError(
+            "The orders have a 'margin' column and margin_rate="
+            f"{margin_rate!r} was also given. Pass margin_rate=None to use the margins of the "
+            "orders, or leave the margin column out to use a flat rate."
+        )
+    query = customer_summary_sql(runner, as_of_day=as_of_day, unit_days=unit_days,
+                                 margin=margin, chunks=_chunks(runner, counts["n_rows"]),
+                                 order=False)
+    summary = f"crm_scored_summary_{next(_pattern_tables)}"
+    runner.materialise(summary, query)
+    pats = fetch_patterns(runner, summary, as_of_day=as_of_day)
+    scores = pattern_scores(
+        model, pats, unit_days=unit_days, horizon=horizon, high_risk_below=high_risk_below,
+        medium_risk_below=medium_risk_below, next_order_min_p_alive=next_order_min_p_alive,
+        horizon_months=None if spend_model is None else horizon_months,
+        monthly_discount_rate=monthly_discount_rate)
     name = f"crm_patterns_{next(_pattern_ids)}"
-    runner.register(name, pats)
-    query = (f"SELECT {', '.join(cols)} FROM ({summary}) s JOIN {name} p "
-             "ON s.frequency = p.frequency AND s.recency = p.recency AND s.T = p.T "
-             "ORDER BY s.customer_id")
+    runner.register(name, scores)
+    shop = shop_margin_rate(runner, summary) if margin and spend_model is not None else None
+    cols = score_columns(runner, as_of_day=as_of_day, spend_model=spend_model,
+                         margin_rate=margin_rate, margin=margin, shop_margin_rate=shop)
+    select = ", ".join(["s.customer_id"] + [f"{expr} AS {col}" for col, expr in cols])
+    query = (f"SELECT {select} FROM {summary} s JOIN {name} p "
+             f"ON {pattern_join('s', 'p', as_of_day)} ORDER BY s.customer_id")
     if output == "native":
         return runner.native(query)
     out = runner.fetch(query)
     out["customer_id"] = _text(out["customer_id"])
+    out["expected_next_order"] = pd.to_datetime(out["expected_next_order"]).astype(
+        "datetime64[ns]")
     return out
-
-

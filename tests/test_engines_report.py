@@ -1,0 +1,241 @@
+"""The out-of-core report: per-customer tables stay in the engine, same files as pandas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_analytics._checks import CrmDataError
+from crm_analytics.datasets import load_sample
+from crm_analytics.engines import models, sql
+from crm_analytics.engines.report import _medians, _quantile, run_engine_report
+from crm_analytics.report import run_report
+from crm_analytics.summary import customer_summary
+
+CANONICAL = ["customer_id", "order_id", "order_date", "amount", "margin"]
+
+
+@pytest.fixture(scope="module")
+def sample() -> pd.DataFrame:
+    return load_sample()
+
+
+@pytest.fixture(scope="module")
+def parquet(sample, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("engine_report") / "orders.parquet"
+    plain = sample[CANONICAL].copy()
+    plain.attrs = {}
+    plain.to_parquet(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def reports(sample, parquet, tmp_path_factory):
+    base = tmp_path_factory.mktemp("reports")
+    want = run_report(sample, out_dir=base / "pandas", progress=False)
+    got = run_report(parquet, out_dir=base / "engine", progress=False)
+    return want, got
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"customer_id": str}, encoding="utf-8-sig")
+
+
+def _same_table(want: pd.DataFrame, got: pd.DataFrame, *, rtol: float, atol: float) -> None:
+    assert list(got.columns) == list(want.columns)
+    assert got["customer_id"].tolist() == want["customer_id"].tolist()
+    for col in want.columns:
+        a, b = want[col], got[col]
+        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+            np.testing.assert_allclose(b.to_numpy(float), a.to_numpy(float), rtol=rtol,
+                                       atol=atol, err_msg=col)
+        else:
+            assert b.fillna("<NA>").astype(str).tolist() == \
+                a.fillna("<NA>").astype(str).tolist(), col
+
+
+def test_customers_csv_equals_the_pandas_report(reports):
+    want, got = reports
+    # 4 decimals in the file; the Gamma-Gamma optimiser stops within its tolerance (1e-6)
+    _same_table(_read(want.out_dir / "customers.csv"), _read(got.out_dir / "customers.csv"),
+                rtol=1e-6, atol=1.5e-4)
+
+
+def test_segments_and_small_tables_equal_the_pandas_report(reports):
+    want, got = reports
+    seg_want, seg_got = _read(want.out_dir / "segments.csv"), _read(got.out_dir / "segments.csv")
+    # every customer is in the KMeans sample here: the same segments, assigned in SQL
+    assert (seg_got["segment"] == seg_want["segment"]).all()
+    _same_table(seg_want, seg_got, rtol=1e-6, atol=1.5e-4)
+    for name in ("segment_profiles.csv", "cohort_repurchase.csv", "cohort_revenue.csv"):
+        pd.testing.assert_frame_equal(_read(got.out_dir / name), _read(want.out_dir / name),
+                                      check_exact=False, rtol=1e-9)
+    assert got.headline == want.headline
+    assert {p.name for p in got.files} == {p.name for p in want.files}
+
+
+def test_files_have_a_bom_and_chinese_text(reports):
+    _, got = reports
+    for name in ("customers.csv", "segments.csv"):
+        raw = (got.out_dir / name).read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")
+        assert not raw[3:].startswith(b"\xef\xbb\xbf")
+    assert "价值" in (got.out_dir / "customers.csv").read_text(encoding="utf-8-sig")
+    assert not list(got.out_dir.glob("*.part"))
+
+
+def test_the_engine_path_keeps_customers_in_the_engine(reports):
+    """No per-customer pandas table: the result holds the engine's relation."""
+    _, got = reports
+    assert isinstance(got.customers, duckdb.DuckDBPyRelation)
+    assert got.customers.shape[0] == 5000
+    assert "ltv_distribution.png" in {p.name for p in got.files}
+
+
+def test_sampled_segments_assign_every_customer_in_sql(sample, parquet, tmp_path):
+    """KMeans on a 1,000-customer sample; SQL assigns the rest as the model's predict."""
+    from crm_analytics.segments import _transform, kmeans_segments
+
+    res = run_engine_report(parquet, out_dir=tmp_path, sample_size=1000, progress=False,
+                            n_segments=4)
+    assert any("KMeans fitted on 1,000 of the 5,000" in n for n in res.notes)
+    seg = _read(tmp_path / "segments.csv")
+    assert len(seg) == 5000 and seg["segment"].between(1, 4).all()
+    # refit the same model on the same sample and predict every customer in numpy
+    summary = customer_summary(sample)
+    cols = ["days_since_last_order", "n_orders", "total_amount"]
+    prof = pd.read_csv(tmp_path / "segment_profiles.csv", encoding="utf-8-sig")
+    assert prof["size"].sum() == 5000
+    merged = seg.merge(summary[["customer_id", *cols]], on="customer_id", suffixes=("", "_p"))
+    for c in cols:
+        np.testing.assert_allclose(merged[c], merged[c + "_p"])
+    # the sample is the one the engine drew: fit on it again, predict all in numpy
+    from crm_analytics import engines
+
+    runner = engines._runner(parquet, {})
+    _, a = sql._resolve(runner, None, "as_of")
+    runner.materialise("t", sql.customer_summary_sql(runner, as_of_day=a, unit_days=7.0,
+                                                     margin=True, order=False))
+    key = sql.DIALECTS["duckdb"]["shuffle"].format(x="customer_id", seed=0)
+    ids = runner.fetch(f"SELECT customer_id FROM t ORDER BY {key} LIMIT 1000")["customer_id"]
+    part = summary[summary["customer_id"].isin(set(ids))].reset_index(drop=True)
+    fitted = kmeans_segments(part[["customer_id", *cols]], n_clusters=4)
+    _, logged, mean, scale = _transform(part[cols].to_numpy(float), cols, "auto")
+    z = summary[cols].to_numpy(float)
+    for j, c in enumerate(cols):
+        if c in logged:
+            z[:, j] = np.log1p(z[:, j])
+    z = (z - mean) / scale
+    centers = fitted.centers[cols].to_numpy(float).copy()
+    for j, c in enumerate(cols):
+        if c in logged:
+            centers[:, j] = np.log1p(centers[:, j])
+    centers = (centers - mean) / scale
+    nearest = ((z[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1) + 1
+    assert (seg.set_index("customer_id").loc[summary["customer_id"], "segment"].to_numpy()
+            == nearest).all()
+
+
+@pytest.mark.parametrize("max_distinct", [200_000, 40, 1])
+def test_order_statistics_are_exact(sample, parquet, monkeypatch, max_distinct):
+    """Exact medians / quantiles, also when the values are bucketed in several passes."""
+    from crm_analytics import engines
+    from crm_analytics.engines import report
+
+    monkeypatch.setattr(report, "_MAX_DISTINCT", max_distinct)
+
+    runner = engines._runner(parquet, {})
+    summary = customer_summary(sample)
+    _, a = sql._resolve(runner, None, "as_of")
+    runner.materialise("s", sql.customer_summary_sql(runner, as_of_day=a, unit_days=1.0,
+                                                     margin=True, order=False))
+    for col in ("avg_order_value", "n_orders", "total_amount"):
+        got = _medians(runner, "s", col)["median"].iloc[0]
+        assert got == np.median(summary[col].to_numpy(float)), col
+    even = _medians(runner, "s", "total_amount", where="n_orders > 1")["median"].iloc[0]
+    assert even == np.median(summary.loc[summary["n_orders"] > 1, "total_amount"])
+    by_orders = _medians(runner, "s", "total_amount", by="n_orders")["median"]
+    np.testing.assert_allclose(by_orders, summary.groupby("n_orders")["total_amount"].median(),
+                               rtol=1e-15)
+    q = _quantile(runner, "s", "total_amount", 0.005, where="total_amount > 0")
+    assert q == pytest.approx(np.quantile(summary["total_amount"], 0.005), rel=1e-12)
+
+
+def test_spend_model_sample_when_there_are_many_pairs(sample, parquet):
+    from crm_analytics import engines
+    from crm_analytics.ltv import fit_spend_model
+
+    runner = engines._runner(parquet, {})
+    _, a = sql._resolve(runner, None, "as_of")
+    runner.materialise("t", sql.customer_summary_sql(runner, as_of_day=a, unit_days=7.0,
+                                                     margin=True, order=False))
+    full, note = models.spend_model_from_summary(runner, "t")
+    assert note is None
+    want = fit_spend_model(customer_summary(sample, time_unit="W"), standard_errors=False)
+    assert full.n_customers == want.n_customers
+    assert full.mean_spend == pytest.approx(want.mean_spend, rel=1e-12)
+    assert full.frequency_monetary_correlation == pytest.approx(
+        want.frequency_monetary_correlation, rel=1e-9)
+    for k, v in want.params.items():
+        assert full.params[k] == pytest.approx(v, rel=1e-5), k
+    part, note = models.spend_model_from_summary(runner, "t", max_pairs=500, seed=3)
+    assert "used 500 of the" in note and "seed 3" in note
+    assert part.n_customers == full.n_customers  # statistics over all repeat customers
+    again, _ = models.spend_model_from_summary(runner, "t", max_pairs=500, seed=3)
+    assert again.params == part.params  # a fixed sample
+
+
+def test_churn_model_from_patterns_equals_fit_churn_model(sample, parquet):
+    from crm_analytics import engines
+    from crm_analytics.churn import fit_churn_model
+
+    runner = engines._runner(parquet, {})
+    _, a = sql._resolve(runner, None, "as_of")
+    runner.materialise("t", sql.customer_summary_sql(runner, as_of_day=a, unit_days=7.0,
+                                                     margin=True, order=False))
+    patterns = sql.fetch_patterns(runner, "t", as_of_day=a)
+    got = models.churn_model_from_patterns(patterns, model="mbgnbd", time_unit="W")
+    want = fit_churn_model(customer_summary(sample, time_unit="W"), model="mbgnbd",
+                           standard_errors=False)
+    assert got.n_customers == want.n_customers and got.n_patterns == want.n_patterns
+    for k, v in want.params.items():
+        assert got.params[k] == pytest.approx(v, rel=1e-7), k
+    with pytest.raises(CrmDataError, match="has a repeat purchase"):
+        models.churn_model_from_patterns(patterns.assign(frequency=0, recency=0.0))
+    with pytest.raises(CrmDataError, match="T == 0"):
+        models.churn_model_from_patterns(patterns.assign(T=0.0))
+    with pytest.raises(CrmDataError, match="'model' parameter must be one of"):
+        models.churn_model_from_patterns(patterns, model="pareto")
+    with pytest.raises(CrmDataError, match="has no customers"):
+        models.churn_model_from_patterns(patterns.iloc[:0])
+
+
+def test_one_order_each_writes_a_report_without_models(tmp_path):
+    orders = pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d"], "order_id": ["1", "2", "3", "4"],
+        "order_date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01",
+                                      "2024-04-01"]),
+        "amount": [10.0, 20.0, 30.0, 40.0]})
+    rel = duckdb.from_df(orders)
+    res = run_report(rel, out_dir=tmp_path, progress=False, n_segments=2)
+    assert any("Churn model not fitted" in n for n in res.notes)
+    want = run_report(orders, out_dir=tmp_path / "pandas", progress=False, n_segments=2)
+    _same_table(_read(want.out_dir / "customers.csv"), _read(tmp_path / "customers.csv"),
+                rtol=1e-9, atol=0)
+
+
+def test_bad_parameters(parquet, tmp_path):
+    with pytest.raises(CrmDataError, match="'sample_size' parameter must be an int >= 100"):
+        run_engine_report(parquet, out_dir=tmp_path, sample_size=10, progress=False)
+    with pytest.raises(CrmDataError, match="No order is on or before"):
+        run_engine_report(parquet, out_dir=tmp_path, as_of="2000-01-01", progress=False)
+    with pytest.raises(CrmDataError, match="sleep_after"):
+        run_engine_report(parquet, out_dir=tmp_path, sleep_after=0, progress=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(CrmDataError, match="Cannot create the output folder"):
+        run_engine_report(parquet, out_dir=blocker / "sub", progress=False)
