@@ -8,7 +8,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +54,10 @@ class ReportResult:
         Every file written.
     headline : dict
         Label -> formatted value, as shown at the top of the page.
-    customers : pandas.DataFrame
-        One row per customer: summary, churn, LTV, segment and sleeping status.
+    customers : pandas.DataFrame, DuckDB relation or Spark DataFrame
+        One row per customer: summary, churn, LTV, segment and sleeping status. For an
+        engine source (Parquet paths, DuckDB, Spark) it is the engine's table, so that
+        tens of millions of customers never pass through pandas.
     notes : list of str
         Steps that could not run and why.
     """
@@ -160,8 +162,10 @@ def run_report(
     orders : pandas.DataFrame, Parquet path(s) or engine relation
         Canonical orders (validated here if needed; not modified), or, for order sets
         larger than memory, Parquet paths / a DuckDB relation / a PySpark DataFrame with
-        canonical columns: then every step that reads orders runs in the engine
-        (:mod:`crm_analytics.engines`) and only per-customer tables reach pandas.
+        canonical columns: then every step runs in the engine
+        (:func:`crm_analytics.engines.report.run_engine_report`): per-customer tables
+        stay there (memory does not grow with the number of customers) and only
+        aggregates and model statistics come to Python.
     out_dir : str or Path
         Output folder, created if missing.
     as_of : date-like, optional
@@ -183,8 +187,7 @@ def run_report(
     """
     from crm_analytics import engines
 
-    on_engine = engines.is_engine_source(orders)
-    if on_engine:  # per-customer tables stay in the engine too (memory bounded)
+    if engines.is_engine_source(orders):  # per-customer tables stay in the engine
         from crm_analytics.engines.report import run_engine_report
 
         return run_engine_report(
@@ -192,13 +195,9 @@ def run_report(
             horizon_months=horizon_months, monthly_discount_rate=monthly_discount_rate,
             margin_rate=margin_rate, n_segments=n_segments, progress=progress,
             source_name=source_name)
-    if on_engine:  # Parquet files / DuckDB relation / Spark frame: reducers run in the engine
-        as_of_ts = (pd.Timestamp(customer_summary(orders).attrs["as_of"]) if as_of is None
-                    else to_day(as_of, "as_of"))
-    else:
-        orders = ensure_orders(orders)
-        as_of_ts = (orders["order_date"].max().normalize() if as_of is None
-                    else to_day(as_of, "as_of"))
+    orders = ensure_orders(orders)
+    as_of_ts = (orders["order_date"].max().normalize() if as_of is None
+                else to_day(as_of, "as_of"))
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -215,8 +214,8 @@ def run_report(
 
     # KMeans (BLAS and OpenMP work that releases the GIL) runs on a second thread while
     # the cohort, churn and sleeping steps run here; each step gives what it gives alone.
-    codes = nullcontext() if on_engine else shared_customer_codes(orders)
-    with _warnings_state_kept(), codes, ThreadPoolExecutor(max_workers=1) as pool:
+    with (_warnings_state_kept(), shared_customer_codes(orders),
+          ThreadPoolExecutor(max_workers=1) as pool):
         summary = customer_summary(orders, as_of=as_of_ts, time_unit="W")
         step("summary")
         segmenting = pool.submit(_segments_on_one_core, summary, n_clusters=n_segments)
@@ -224,8 +223,7 @@ def run_report(
         cum = cohort_repurchase(orders, period="M", how="cumulative", as_of=as_of_ts)
         revenue = cohort_revenue(orders, period="M", as_of=as_of_ts)
         # a repeat order is one on a later day than the first: frequency > 0 (same rule)
-        rate = (float((summary["frequency"] > 0).mean()) if on_engine
-                else repurchase_rate(orders, as_of=as_of_ts).rate)
+        rate = repurchase_rate(orders, as_of=as_of_ts).rate
         step("cohorts")
 
         status = member_status(orders, as_of=as_of_ts, sleep_after=sleep_after)
