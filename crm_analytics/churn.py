@@ -401,37 +401,71 @@ def fit_churn_model(
             "longer period of orders."
         )
     fx, frec, fT, w, _ = compress_rfm(freq, rec, T)
+    as_of = summary.attrs.get("as_of")
+    return fit_patterns(
+        fx, frec, fT, w, model=model, time_unit=unit, as_of=as_of, penalizer=penalizer,
+        tol=tol, standard_errors=standard_errors, backend=backend,
+        hint="very few repeat customers, or a time unit that makes T huge")
+
+
+def fit_patterns(
+    fx: np.ndarray, frec: np.ndarray, fT: np.ndarray, w: np.ndarray, *, model: str,
+    time_unit: str, as_of: object = None, penalizer: float = 0.0, tol: float = 1e-7,
+    standard_errors: bool = True, backend: str = "analytic",
+    hint: str = "very few repeat customers",
+) -> ChurnModel:
+    """A :class:`ChurnModel` fitted on distinct ``(frequency, recency, T)`` rows and their
+    customer counts ``w`` (what :func:`fit_churn_model` and the engines' report fit).
+
+    The fit is retried as :func:`fit_churn_model` describes; ``hint`` ends the error
+    message when every attempt fails.
+    """
 
     def attempt(*, penalizer: float, tol: float) -> _lifetimes.FitOutput:
         return _lifetimes.fit_beta_geo(fx, frec, fT, w, model=model, penalizer=penalizer,
                                        tol=tol, standard_errors=standard_errors,
                                        backend=backend)
 
+    n = int(np.sum(w))
     try:
         out, used, notes = _lifetimes.fit_with_retries(attempt, penalizer=penalizer, tol=tol)
     except _lifetimes.FitFailed as exc:
         raise CrmDataError(
-            f"The {MODELS[model]} fit on {len(freq)} customers did not converge. {exc}\n"
-            "Check the summary (e.g. very few repeat customers, or a time unit that makes "
-            "T huge), try model='mbgnbd', or pass a penalizer such as 0.01."
+            f"The {MODELS[model]} fit on {n} customers did not converge. {exc}\n"
+            f"Check the summary (e.g. {hint}), try model='mbgnbd', or pass a penalizer "
+            "such as 0.01."
         ) from exc
     return ChurnModel(
         model=model,
         params=out.params,
         standard_errors=out.standard_errors,
         log_likelihood=out.log_likelihood,
-        n_customers=len(freq),
+        n_customers=n,
         n_patterns=len(fx),
-        time_unit=unit,
-        as_of=None if summary.attrs.get("as_of") is None else pd.Timestamp(summary.attrs["as_of"]),
+        time_unit=time_unit,
+        as_of=None if as_of is None else pd.Timestamp(as_of),
         penalizer=used,
         requested_penalizer=penalizer,
-        T_max=float(T.max()),
+        T_max=float(np.max(fT)),
         fit_notes=notes,
     )
 
 
 # --------------------------------------------------------------------------- scores
+
+
+def check_risk_bands(high_risk_below: float, medium_risk_below: float) -> None:
+    """Raise :class:`CrmDataError` unless 0 <= high_risk_below <= medium_risk_below <= 1."""
+    for name, value in (("high_risk_below", high_risk_below),
+                        ("medium_risk_below", medium_risk_below)):
+        if not 0 <= value <= 1:
+            raise CrmDataError(f"The {name!r} parameter must be in [0, 1]. Got {value!r}.")
+    if high_risk_below > medium_risk_below:
+        raise CrmDataError(
+            f"high_risk_below ({high_risk_below}) must not exceed medium_risk_below "
+            f"({medium_risk_below}): P(alive) below the first is high risk, below the "
+            "second medium."
+        )
 
 
 def _rfm_in_model_units(model: ChurnModel, summary: pd.DataFrame, time_unit: str | None):
@@ -577,16 +611,7 @@ def churn_scores(
     """
     model = _check_model(model)
     check_positive(horizon, "horizon")
-    for name, value in (("high_risk_below", high_risk_below),
-                        ("medium_risk_below", medium_risk_below)):
-        if not 0 <= value <= 1:
-            raise CrmDataError(f"The {name!r} parameter must be in [0, 1]. Got {value!r}.")
-    if high_risk_below > medium_risk_below:
-        raise CrmDataError(
-            f"high_risk_below ({high_risk_below}) must not exceed medium_risk_below "
-            f"({medium_risk_below}): P(alive) below the first is high risk, below the "
-            "second medium."
-        )
+    check_risk_bands(high_risk_below, medium_risk_below)
     check_rfm(summary)
     require_columns(summary, ["last_order"], "summary")
     freq, rec, T, unit = _rfm_in_model_units(model, summary, time_unit)

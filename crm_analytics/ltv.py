@@ -228,6 +228,25 @@ def fit_spend_model(
     rep[inverse[::-1]] = np.arange(len(x))[::-1]
     px, pm = x[rep], m[rep]
 
+    corr = float(np.corrcoef(x, m)[0, 1]) if np.std(x) > 0 and np.std(m) > 0 else 0.0
+    ids = summary["customer_id"][excluded].to_numpy().astype(str)  # not all 10^6 ids
+    return fit_spend_pairs(
+        px, pm, w, n_customers=int(use.sum()), n_excluded=int(excluded.sum()),
+        excluded_customers=tuple(ids), mean_spend=float(m.mean()), correlation=corr,
+        max_abs_correlation=max_abs_correlation, penalizer=penalizer, tol=tol,
+        standard_errors=standard_errors, backend=backend)
+
+
+def fit_spend_pairs(
+    px: np.ndarray, pm: np.ndarray, w: np.ndarray, *, n_customers: int, n_excluded: int,
+    excluded_customers: tuple[str, ...], mean_spend: float, correlation: float,
+    max_abs_correlation: float = 0.3, penalizer: float = 0.0, tol: float = 1e-7,
+    standard_errors: bool = True, backend: str = "analytic",
+) -> SpendModel:
+    """A :class:`SpendModel` fitted on distinct ``(frequency, monetary_value)`` pairs and
+    their counts ``w`` (what :func:`fit_spend_model` and the engines' report fit), with
+    the notes on correlation, ``q <= 1`` and excluded customers."""
+
     def attempt(*, penalizer: float, tol: float) -> _lifetimes.FitOutput:
         return _lifetimes.fit_gamma_gamma(px, pm, w, penalizer=penalizer, tol=tol,
                                           standard_errors=standard_errors, backend=backend)
@@ -236,33 +255,29 @@ def fit_spend_model(
         out, used, notes = _lifetimes.fit_with_retries(attempt, penalizer=penalizer, tol=tol)
     except _lifetimes.FitFailed as exc:
         raise CrmDataError(
-            f"The Gamma-Gamma fit on {int(use.sum())} repeat customers did not converge. "
+            f"The Gamma-Gamma fit on {n_customers} repeat customers did not converge. "
             f"{exc}\nLook for extreme monetary_value outliers, or pass a penalizer such as "
             "0.01."
         ) from exc
-    corr = float(np.corrcoef(x, m)[0, 1]) if np.std(x) > 0 and np.std(m) > 0 else 0.0
     notes = list(notes)
-    if abs(corr) >= max_abs_correlation:
+    if abs(correlation) >= max_abs_correlation:
         notes.append(
-            f"frequency and monetary_value are correlated (r = {corr:.2f}); the Gamma-Gamma "
-            "model assumes independence, so expected spend may be biased."
+            f"frequency and monetary_value are correlated (r = {correlation:.2f}); the "
+            "Gamma-Gamma model assumes independence, so expected spend may be biased."
         )
     if out.params["q"] <= 1:
         notes.append(f"q = {out.params['q']:.3g} <= 1: the mean spend per order is infinite.")
-    if excluded.any():
-        notes.append(
-            f"{int(excluded.sum())} repeat customers with monetary_value <= 0 were left out."
-        )
-    ids = summary["customer_id"][excluded].to_numpy().astype(str)  # not all 10^6 ids
+    if n_excluded:
+        notes.append(f"{n_excluded} repeat customers with monetary_value <= 0 were left out.")
     return SpendModel(
         params=out.params,
         standard_errors=out.standard_errors,
         log_likelihood=out.log_likelihood,
-        n_customers=int(use.sum()),
-        n_excluded=int(excluded.sum()),
-        excluded_customers=tuple(ids),
-        mean_spend=float(m.mean()),
-        frequency_monetary_correlation=corr,
+        n_customers=n_customers,
+        n_excluded=n_excluded,
+        excluded_customers=excluded_customers,
+        mean_spend=mean_spend,
+        frequency_monetary_correlation=correlation,
         max_abs_correlation=max_abs_correlation,
         penalizer=used,
         requested_penalizer=penalizer,

@@ -135,6 +135,57 @@ def _warnings_state_kept() -> Iterator[None]:
         warnings._filters_mutated()  # type: ignore[attr-defined]
 
 
+def _write_page(
+    out: Path, *, img: dict[str, bytes], headline: dict[str, str], notes: list[str],
+    n_segments: int | None, segments_k: int, profiles: pd.DataFrame,
+    risk_table: pd.DataFrame | None, horizon_months: int, monthly_discount_rate: float,
+    sleep_after: int, subtitle: str,
+) -> Path:
+    """``report.html`` from the charts' PNG bytes and the tables (both report paths)."""
+    sections = [
+        ReportSection(
+            "Repurchase by first-order month (cohorts)",
+            text="Share of each month's new customers who bought again within k months. "
+                 "Blank cells have not fully elapsed yet.",
+            images=[img["cohort_heatmap.png"], img["repurchase_curves.png"]],
+        ),
+        ReportSection(
+            "Customer segments",
+            text=f"KMeans on recency, frequency and spend; {segments_k} segments chosen "
+                 "by silhouette." if n_segments is None else f"{segments_k} KMeans segments.",
+            images=[img["segment_profiles.png"], img["segment_sizes.png"]],
+            tables=[profiles],
+        ),
+        ReportSection(
+            "Churn risk",
+            text="P(alive) from the MBG/NBD model: the probability that a customer has not "
+                 "left for good (high risk = below 0.5). A live customer who buys rarely "
+                 "can still be a sleeping member, so compare with the section below.",
+            images=[img["churn_risk.png"]] if "churn_risk.png" in img else [],
+            tables=[risk_table] if "churn_risk.png" in img and risk_table is not None else [],
+        ),
+        ReportSection(
+            f"Predicted {horizon_months}-month customer value",
+            text=f"BG/NBD + Gamma-Gamma, discounted {monthly_discount_rate:.1%} per month.",
+            images=[img["ltv_distribution.png"]] if "ltv_distribution.png" in img else [],
+        ),
+        ReportSection(
+            "Sleeping members (沉睡会员)",
+            text=f"A member sleeps after {sleep_after} days without an order.",
+            images=[img["member_status.png"], img["sleeping_flow.png"]],
+        ),
+    ]
+    if notes:
+        sections.insert(0, ReportSection("Notes", text=" ".join(notes)))
+    return render_html(
+        out / "report.html",
+        title="Customer retention report / 客户复购与留存报告",
+        subtitle=subtitle,
+        headline=headline,
+        sections=sections,
+    )
+
+
 def run_report(
     orders: pd.DataFrame,
     *,
@@ -332,48 +383,11 @@ def run_report(
     files += png_files
     risk_table = (scores["churn_risk"].value_counts().rename_axis("churn_risk")
                   .reset_index(name="customers"))
-    sections = [
-        ReportSection(
-            "Repurchase by first-order month (cohorts)",
-            text="Share of each month's new customers who bought again within k months. "
-                 "Blank cells have not fully elapsed yet.",
-            images=[img["cohort_heatmap.png"], img["repurchase_curves.png"]],
-        ),
-        ReportSection(
-            "Customer segments",
-            text=f"KMeans on recency, frequency and spend; {segments.k} segments chosen "
-                 "by silhouette." if n_segments is None else f"{segments.k} KMeans segments.",
-            images=[img["segment_profiles.png"], img["segment_sizes.png"]],
-            tables=[segments.profiles],
-        ),
-        ReportSection(
-            "Churn risk",
-            text="P(alive) from the MBG/NBD model: the probability that a customer has not "
-                 "left for good (high risk = below 0.5). A live customer who buys rarely "
-                 "can still be a sleeping member, so compare with the section below.",
-            images=[img["churn_risk.png"]] if "churn_risk.png" in img else [],
-            tables=[risk_table] if "churn_risk.png" in img else [],
-        ),
-        ReportSection(
-            f"Predicted {horizon_months}-month customer value",
-            text=f"BG/NBD + Gamma-Gamma, discounted {monthly_discount_rate:.1%} per month.",
-            images=[img["ltv_distribution.png"]] if "ltv_distribution.png" in img else [],
-        ),
-        ReportSection(
-            "Sleeping members (沉睡会员)",
-            text=f"A member sleeps after {sleep_after} days without an order.",
-            images=[img["member_status.png"], img["sleeping_flow.png"]],
-        ),
-    ]
-    if notes:
-        sections.insert(0, ReportSection("Notes", text=" ".join(notes)))
-    html_path = render_html(
-        out / "report.html",
-        title="Customer retention report / 客户复购与留存报告",
-        subtitle=f"{source_name} — as of {as_of_ts.date()}",
-        headline=headline,
-        sections=sections,
-    )
+    html_path = _write_page(
+        out, img=img, headline=headline, notes=notes, n_segments=n_segments,
+        segments_k=segments.k, profiles=segments.profiles, risk_table=risk_table,
+        horizon_months=horizon_months, monthly_discount_rate=monthly_discount_rate,
+        sleep_after=sleep_after, subtitle=f"{source_name} — as of {as_of_ts.date()}")
     files.append(html_path)
     step("html")
     bar.close()

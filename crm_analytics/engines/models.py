@@ -21,11 +21,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crm_analytics import _lifetimes
 from crm_analytics._checks import CrmDataError, iso_day
-from crm_analytics.churn import MODELS, ChurnModel
+from crm_analytics.churn import MODELS, ChurnModel, fit_patterns
 from crm_analytics.engines.sql import DIALECTS, Runner
-from crm_analytics.ltv import SpendModel
+from crm_analytics.ltv import SpendModel, fit_spend_pairs
 
 __all__ = ["churn_model_from_patterns", "spend_model_from_summary"]
 
@@ -81,32 +80,9 @@ def churn_model_from_patterns(
             "longer period of orders."
         )
 
-    def attempt(*, penalizer: float, tol: float) -> _lifetimes.FitOutput:
-        return _lifetimes.fit_beta_geo(fx, frec, fT, w, model=model, penalizer=penalizer,
-                                       tol=tol, standard_errors=standard_errors)
-
-    try:
-        out, used, notes = _lifetimes.fit_with_retries(attempt, penalizer=penalizer, tol=tol)
-    except _lifetimes.FitFailed as exc:
-        raise CrmDataError(
-            f"The {MODELS[model]} fit on {n} customers did not converge. {exc}\n"
-            "Check the summary (e.g. very few repeat customers), try model='mbgnbd', or pass "
-            "a penalizer such as 0.01."
-        ) from exc
-    return ChurnModel(
-        model=model,
-        params=out.params,
-        standard_errors=out.standard_errors,
-        log_likelihood=out.log_likelihood,
-        n_customers=n,
-        n_patterns=len(fx),
-        time_unit=time_unit,
-        as_of=None if as_of is None else pd.Timestamp(iso_day(as_of)),
-        penalizer=used,
-        requested_penalizer=penalizer,
-        T_max=float(fT.max()),
-        fit_notes=notes,
-    )
+    return fit_patterns(fx, frec, fT, w, model=model, time_unit=time_unit,
+                        as_of=None if as_of is None else iso_day(as_of), penalizer=penalizer,
+                        tol=tol, standard_errors=standard_errors)
 
 
 def spend_model_from_summary(
@@ -163,47 +139,17 @@ def spend_model_from_summary(
     pm = pairs["monetary_value"].to_numpy(dtype=float)
     w = pairs["n"].to_numpy(dtype=np.int64)
 
-    def attempt(*, penalizer: float, tol: float) -> _lifetimes.FitOutput:
-        return _lifetimes.fit_gamma_gamma(px, pm, w, penalizer=penalizer, tol=tol,
-                                          standard_errors=standard_errors)
-
-    try:
-        out, used, notes = _lifetimes.fit_with_retries(attempt, penalizer=penalizer, tol=tol)
-    except _lifetimes.FitFailed as exc:
-        raise CrmDataError(
-            f"The Gamma-Gamma fit on {n_use} repeat customers did not converge. "
-            f"{exc}\nLook for extreme monetary_value outliers, or pass a penalizer such as "
-            "0.01."
-        ) from exc
     sd_ok = (stats["sd_x"] or 0) > 0 and (stats["sd_m"] or 0) > 0
     corr = float(stats["corr"]) if sd_ok and pd.notna(stats["corr"]) else 0.0
-    notes = list(notes)
-    if abs(corr) >= max_abs_correlation:
-        notes.append(
-            f"frequency and monetary_value are correlated (r = {corr:.2f}); the Gamma-Gamma "
-            "model assumes independence, so expected spend may be biased."
-        )
-    if out.params["q"] <= 1:
-        notes.append(f"q = {out.params['q']:.3g} <= 1: the mean spend per order is infinite.")
     n_excluded = n_repeat - n_use
     ids: tuple[str, ...] = ()
     if n_excluded:
-        notes.append(f"{n_excluded} repeat customers with monetary_value <= 0 were left out.")
         ids = tuple(runner.fetch(
             f"SELECT customer_id FROM {summary} WHERE frequency > 0 AND monetary_value <= 0 "
             f"ORDER BY customer_id LIMIT {MAX_EXCLUDED_IDS}")["customer_id"].astype(str))
-    model = SpendModel(
-        params=out.params,
-        standard_errors=out.standard_errors,
-        log_likelihood=out.log_likelihood,
-        n_customers=n_use,
-        n_excluded=n_excluded,
-        excluded_customers=ids,
-        mean_spend=float(stats["mean_spend"]),
-        frequency_monetary_correlation=corr,
-        max_abs_correlation=max_abs_correlation,
-        penalizer=used,
-        requested_penalizer=penalizer,
-        fit_notes=tuple(notes),
-    )
+    model = fit_spend_pairs(
+        px, pm, w, n_customers=n_use, n_excluded=n_excluded, excluded_customers=ids,
+        mean_spend=float(stats["mean_spend"]), correlation=corr,
+        max_abs_correlation=max_abs_correlation, penalizer=penalizer, tol=tol,
+        standard_errors=standard_errors)
     return model, note

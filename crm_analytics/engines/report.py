@@ -325,7 +325,6 @@ def run_engine_report(
     from tqdm.auto import tqdm
 
     from crm_analytics import engines
-    from crm_analytics.html_report import ReportSection, render_html
     from crm_analytics.plots.cohorts import plot_cohort_heatmap, plot_repurchase_curves
     from crm_analytics.plots.segments import plot_segment_profiles, plot_segment_sizes
     from crm_analytics.plots.sleeping import plot_sleeping_flow
@@ -336,6 +335,7 @@ def run_engine_report(
         _png,
         _save,
         _warnings_state_kept,
+        _write_page,
     )
     from crm_analytics.sleeping import _check_sleep
 
@@ -608,48 +608,11 @@ def run_engine_report(
     risk_table = (None if risk_counts is None else
                   risk_counts.sort_values(ascending=False, kind="stable")
                   .rename_axis("churn_risk").reset_index(name="customers"))
-    sections = [
-        ReportSection(
-            "Repurchase by first-order month (cohorts)",
-            text="Share of each month's new customers who bought again within k months. "
-                 "Blank cells have not fully elapsed yet.",
-            images=[img["cohort_heatmap.png"], img["repurchase_curves.png"]],
-        ),
-        ReportSection(
-            "Customer segments",
-            text=f"KMeans on recency, frequency and spend; {segments.k} segments chosen "
-                 "by silhouette." if n_segments is None else f"{segments.k} KMeans segments.",
-            images=[img["segment_profiles.png"], img["segment_sizes.png"]],
-            tables=[profiles],
-        ),
-        ReportSection(
-            "Churn risk",
-            text="P(alive) from the MBG/NBD model: the probability that a customer has not "
-                 "left for good (high risk = below 0.5). A live customer who buys rarely "
-                 "can still be a sleeping member, so compare with the section below.",
-            images=[img["churn_risk.png"]] if "churn_risk.png" in img else [],
-            tables=[risk_table] if "churn_risk.png" in img else [],
-        ),
-        ReportSection(
-            f"Predicted {horizon_months}-month customer value",
-            text=f"BG/NBD + Gamma-Gamma, discounted {monthly_discount_rate:.1%} per month.",
-            images=[img["ltv_distribution.png"]] if "ltv_distribution.png" in img else [],
-        ),
-        ReportSection(
-            "Sleeping members (沉睡会员)",
-            text=f"A member sleeps after {s_days} days without an order.",
-            images=[img["member_status.png"], img["sleeping_flow.png"]],
-        ),
-    ]
-    if notes:
-        sections.insert(0, ReportSection("Notes", text=" ".join(notes)))
-    html_path = render_html(
-        out / "report.html",
-        title="Customer retention report / 客户复购与留存报告",
-        subtitle=f"{source_name} — as of {as_of_ts.date()}",
-        headline=headline,
-        sections=sections,
-    )
+    html_path = _write_page(
+        out, img=img, headline=headline, notes=notes, n_segments=n_segments,
+        segments_k=segments.k, profiles=profiles, risk_table=risk_table,
+        horizon_months=horizon_months, monthly_discount_rate=monthly_discount_rate,
+        sleep_after=s_days, subtitle=f"{source_name} — as of {as_of_ts.date()}")
     files.append(html_path)
     step("html")
     bar.close()

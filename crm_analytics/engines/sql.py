@@ -608,7 +608,7 @@ WHERE day >= {lo} AND day < {hi} GROUP BY customer_id
 # --------------------------------------------------------------------------- scoring
 def _check_scoring(model, spend_model, horizon, high_risk_below, medium_risk_below, output):
     from crm_analytics._checks import check_positive
-    from crm_analytics.churn import _check_model
+    from crm_analytics.churn import _check_model, check_risk_bands
     from crm_analytics.ltv import SpendModel
 
     model = _check_model(model)
@@ -616,16 +616,7 @@ def _check_scoring(model, spend_model, horizon, high_risk_below, medium_risk_bel
     if spend_model is not None and not isinstance(spend_model, SpendModel):
         raise CrmDataError("The 'spend_model' argument must be a SpendModel from "
                            f"fit_spend_model(); got {type(spend_model).__name__}.")
-    for name, value in (("high_risk_below", high_risk_below),
-                        ("medium_risk_below", medium_risk_below)):
-        if not 0 <= value <= 1:
-            raise CrmDataError(f"The {name!r} parameter must be in [0, 1]. Got {value!r}.")
-    if high_risk_below > medium_risk_below:
-        raise CrmDataError(
-            f"high_risk_below ({high_risk_below}) must not exceed medium_risk_below "
-            f"({medium_risk_below}): P(alive) below the first is high risk, below the "
-            "second medium."
-        )
+    check_risk_bands(high_risk_below, medium_risk_below)
     if output not in ("pandas", "native"):
         raise CrmDataError(f"The 'output' parameter must be 'pandas' or 'native'. Got {output!r}.")
     return model
