@@ -88,7 +88,33 @@ def central_hessian(grad, x: np.ndarray, *, step: float = 1e-5) -> np.ndarray:
     return (hess + hess.T) / 2
 
 
-class BetaGeoLikelihood:
+class _Likelihood:
+    """The public methods of a likelihood; subclasses define ``_evaluate``."""
+
+    def _evaluate(self, log_params: np.ndarray, penalizer: float, grad: bool):
+        raise NotImplementedError
+
+    def value(self, log_params: np.ndarray, penalizer: float = 0.0) -> float:
+        """Mean negative log-likelihood plus penalty at ``log_params``."""
+        return float(self._evaluate(log_params, penalizer, False)[0])
+
+    def value_and_grad(
+        self, log_params: np.ndarray, penalizer: float = 0.0
+    ) -> tuple[float, np.ndarray]:
+        """Value and gradient with respect to the log parameters (for ``jac=True``)."""
+        value, gradient = self._evaluate(log_params, penalizer, True)
+        return float(value), gradient
+
+    def grad(self, log_params: np.ndarray, penalizer: float = 0.0) -> np.ndarray:
+        """Gradient with respect to the log parameters."""
+        return self._evaluate(log_params, penalizer, True)[1]
+
+    def hessian(self, log_params: np.ndarray, penalizer: float = 0.0) -> np.ndarray:
+        """Hessian in the log parameters (central differences of :meth:`grad`)."""
+        return central_hessian(lambda z: self.grad(z, penalizer), log_params)
+
+
+class BetaGeoLikelihood(_Likelihood):
     """lifetimes' BG/NBD (or MBG/NBD) ``_negative_log_likelihood`` on fixed data.
 
     Parameters
@@ -194,27 +220,7 @@ class BetaGeoLikelihood:
         gradient = -g * params / W + 2.0 * penalizer * params**2
         return value, gradient
 
-    def value(self, log_params: np.ndarray, penalizer: float = 0.0) -> float:
-        """Mean negative log-likelihood plus penalty at ``log_params``."""
-        return float(self._evaluate(log_params, penalizer, False)[0])
-
-    def value_and_grad(
-        self, log_params: np.ndarray, penalizer: float = 0.0
-    ) -> tuple[float, np.ndarray]:
-        """Value and gradient with respect to the log parameters (for ``jac=True``)."""
-        value, gradient = self._evaluate(log_params, penalizer, True)
-        return float(value), gradient
-
-    def grad(self, log_params: np.ndarray, penalizer: float = 0.0) -> np.ndarray:
-        """Gradient with respect to the log parameters."""
-        return self._evaluate(log_params, penalizer, True)[1]
-
-    def hessian(self, log_params: np.ndarray, penalizer: float = 0.0) -> np.ndarray:
-        """Hessian in the log parameters (central differences of :meth:`grad`)."""
-        return central_hessian(lambda z: self.grad(z, penalizer), log_params)
-
-
-class GammaGammaLikelihood:
+class GammaGammaLikelihood(_Likelihood):
     """lifetimes' Gamma-Gamma ``_negative_log_likelihood`` on fixed data.
 
     Parameters
@@ -272,22 +278,3 @@ class GammaGammaLikelihood:
         d_v = q * _dot(self._w, 1.0 / v - inv) - p * _dot(self._wx, inv)
         gradient = -np.array([d_p, d_q, d_v]) * params / W + 2.0 * penalizer * params**2
         return value, gradient
-
-    def value(self, log_params: np.ndarray, penalizer: float = 0.0) -> float:
-        """Mean negative log-likelihood plus penalty at ``log_params``."""
-        return float(self._evaluate(log_params, penalizer, False)[0])
-
-    def value_and_grad(
-        self, log_params: np.ndarray, penalizer: float = 0.0
-    ) -> tuple[float, np.ndarray]:
-        """Value and gradient with respect to the log parameters (for ``jac=True``)."""
-        value, gradient = self._evaluate(log_params, penalizer, True)
-        return float(value), gradient
-
-    def grad(self, log_params: np.ndarray, penalizer: float = 0.0) -> np.ndarray:
-        """Gradient with respect to the log parameters."""
-        return self._evaluate(log_params, penalizer, True)[1]
-
-    def hessian(self, log_params: np.ndarray, penalizer: float = 0.0) -> np.ndarray:
-        """Hessian in the log parameters (central differences of :meth:`grad`)."""
-        return central_hessian(lambda z: self.grad(z, penalizer), log_params)

@@ -135,6 +135,28 @@ def _warnings_state_kept() -> Iterator[None]:
         warnings._filters_mutated()  # type: ignore[attr-defined]
 
 
+def _output_folder(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path, created if missing (a clear error if it cannot be)."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CrmDataError(f"Cannot create the output folder {out}: {exc}.") from exc
+    return out
+
+
+def _progress_bar(progress: bool):
+    """The report's step bar on stderr and ``step(name)``, which advances it."""
+    bar = tqdm(total=len(_STEPS), disable=not progress, desc="crm-analytics report",
+               unit="step", leave=False)
+
+    def step(name: str) -> None:
+        bar.set_postfix_str(name)
+        bar.update(1)
+
+    return bar, step
+
+
 def _write_page(
     out: Path, *, img: dict[str, bytes], headline: dict[str, str], notes: list[str],
     n_segments: int | None, segments_k: int, profiles: pd.DataFrame,
@@ -249,19 +271,10 @@ def run_report(
     orders = ensure_orders(orders)
     as_of_ts = (orders["order_date"].max().normalize() if as_of is None
                 else to_day(as_of, "as_of"))
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CrmDataError(f"Cannot create the output folder {out}: {exc}.") from exc
+    out = _output_folder(out_dir)
     files: list[Path] = []
     notes: list[str] = []
-    bar = tqdm(total=len(_STEPS), disable=not progress, desc="crm-analytics report",
-               unit="step", leave=False)
-
-    def step(name: str) -> None:
-        bar.set_postfix_str(name)
-        bar.update(1)
+    bar, step = _progress_bar(progress)
 
     # KMeans (BLAS and OpenMP work that releases the GIL) runs on a second thread while
     # the cohort, churn and sleeping steps run here; each step gives what it gives alone.

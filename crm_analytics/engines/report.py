@@ -322,7 +322,6 @@ def run_engine_report(
     CrmDataError
         Invalid orders or parameters, an unwritable folder.
     """
-    from tqdm.auto import tqdm
 
     from crm_analytics import engines
     from crm_analytics.plots.cohorts import plot_cohort_heatmap, plot_repurchase_curves
@@ -330,9 +329,10 @@ def run_engine_report(
     from crm_analytics.plots.sleeping import plot_sleeping_flow
     from crm_analytics.report import (
         _SEGMENT_FILE_COLUMNS,
-        _STEPS,
         ReportResult,
+        _output_folder,
         _png,
+        _progress_bar,
         _save,
         _warnings_state_kept,
         _write_page,
@@ -348,19 +348,10 @@ def run_engine_report(
     as_of_ts, a = sql._resolve(runner, as_of, "as_of")
     if sql._first_day(runner) > a:
         raise CrmDataError(f"No order is on or before as_of={as_of_ts.date()}. Use a later as_of.")
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CrmDataError(f"Cannot create the output folder {out}: {exc}.") from exc
+    out = _output_folder(out_dir)
     files: list[Path] = []
     notes: list[str] = []
-    bar = tqdm(total=len(_STEPS), disable=not progress, desc="crm-analytics report",
-               unit="step", leave=False)
-
-    def step(name: str) -> None:
-        bar.set_postfix_str(name)
-        bar.update(1)
+    bar, step = _progress_bar(progress)
 
     day = sql.DIALECTS[runner.dialect]["day_date"]
     tag = next(_tables)
