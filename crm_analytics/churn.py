@@ -468,6 +468,25 @@ def check_risk_bands(high_risk_below: float, medium_risk_below: float) -> None:
         )
 
 
+def expected_gap_days(model: ChurnModel, frequency: np.ndarray, recency: np.ndarray,
+                      T: np.ndarray, unit_days: float) -> tuple[np.ndarray, np.ndarray]:
+    """Days from the base day to the expected next order, and the repeat-buyer mask.
+
+    Repeat buyers: their own mean gap between purchase days (``recency`` in units of
+    ``unit_days`` days / ``frequency``), counted from the last order. Others: the
+    model's mean gap for their history, ``(alpha + T) / (r + x)`` (``T`` in the model's
+    unit), counted from ``as_of``. Shared by :func:`churn_scores` and the engines.
+    """
+    r, alpha = model.params["r"], model.params["alpha"]
+    # purchase occasions are whole days: recency in days is an integer up to float noise
+    recency_days = np.rint(recency * unit_days)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own_gap = recency_days / frequency
+    model_gap = (alpha + T) / (r + frequency) * model.unit_days
+    repeat = frequency >= 1
+    return np.where(repeat, own_gap, model_gap), repeat
+
+
 def _rfm_in_model_units(model: ChurnModel, summary: pd.DataFrame, time_unit: str | None):
     unit = summary_time_unit(summary, time_unit)
     scale = TIME_UNIT_DAYS[unit] / model.unit_days
@@ -626,14 +645,8 @@ def churn_scores(
         as_of_arr = as_of_values
     else:
         as_of_arr = np.full(len(last), pd.Timestamp(as_of).to_datetime64(), "datetime64[ns]")
-    r, alpha = model.params["r"], model.params["alpha"]
-    # purchase occasions are whole days: recency in days is an integer up to float noise
-    recency_days = np.rint(summary["recency"].to_numpy(dtype=float) * unit_days)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        own_gap = recency_days / freq
-    model_gap = (alpha + T) / (r + freq) * model.unit_days
-    repeat = freq >= 1
-    gap = np.where(repeat, own_gap, model_gap)
+    gap, repeat = expected_gap_days(model, freq, summary["recency"].to_numpy(dtype=float),
+                                    T, unit_days)
     base = np.where(repeat, last, as_of_arr.astype("datetime64[ns]"))
     nxt = base + np.floor(gap + 0.5).astype("timedelta64[D]")
     unlikely = p_alive < next_order_min_p_alive

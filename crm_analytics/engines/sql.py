@@ -668,7 +668,7 @@ def pattern_scores(
     (:func:`score_columns`). Returns the key columns ``frequency, rec_days, t_days`` and
     those numbers.
     """
-    from crm_analytics.churn import NEXT_ORDER_BASES, RISK_LEVELS
+    from crm_analytics.churn import NEXT_ORDER_BASES, RISK_LEVELS, expected_gap_days
     from crm_analytics.ltv import DAYS_PER_MONTH
 
     scale = unit_days / model.unit_days
@@ -678,13 +678,8 @@ def pattern_scores(
     p_alive = model.p_alive(x, tx, TT)
     expected = model.expected_orders(horizon / model.unit_days, x, tx, TT)
     risk = np.where(p_alive < high_risk_below, 2, np.where(p_alive < medium_risk_below, 1, 0))
-    r, alpha = model.params["r"], model.params["alpha"]
-    recency_days = np.rint(patterns["recency"].to_numpy(dtype=float) * unit_days)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        own_gap = recency_days / x
-    model_gap = (alpha + TT) / (r + x) * model.unit_days
-    repeat = x >= 1
-    gap = np.where(repeat, own_gap, model_gap)
+    gap, repeat = expected_gap_days(model, x, patterns["recency"].to_numpy(dtype=float), TT,
+                                    unit_days)
     unlikely = p_alive < next_order_min_p_alive
     basis = np.where(unlikely, 2, np.where(repeat, 0, 1))
     add = np.floor(gap + 0.5)
