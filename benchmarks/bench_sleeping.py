@@ -28,7 +28,10 @@ import time
 
 import numpy as np
 import pandas as pd
-from bench_summary import make_orders  # the same simulated shop as the summary benchmark
+from bench_summary import (
+    make_orders,  # the same simulated shop as the summary benchmark
+    timed,
+)
 
 from crm_analytics.orders import validate_orders
 from crm_analytics.sleeping import member_status, sleeping_flow
@@ -62,15 +65,6 @@ def naive_flow(orders: pd.DataFrame, start, end, sleep_after: int,
         })
         prev_last = last
     return pd.DataFrame(rows)
-
-
-def timed(fn, repeat: int) -> tuple[list[float], object]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return times, result
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,7 +44,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +56,8 @@ from bench_churn_ltv import LIFETIMES_MONTH, plain_lifetimes  # noqa: E402
 from bench_churn_ltv import check_equal as check_churn_ltv  # noqa: E402
 from bench_churn_ltv import ours as churn_ltv_ours  # noqa: E402
 from bench_summary import check_equal as check_summary  # noqa: E402
-from bench_summary import lifetimes_summary  # noqa: E402
+from bench_summary import lifetimes_summary, peak_mib  # noqa: E402
+from bench_summary import timed as timed_runs  # noqa: E402
 
 from crm_analytics import engines  # noqa: E402
 from crm_analytics.cohorts import cohort_repurchase  # noqa: E402
@@ -135,23 +135,8 @@ def check_flow(ours: pd.DataFrame, ref: pd.DataFrame) -> None:
 # --------------------------------------------------------------------------- timing
 def timed(fn, repeat: int) -> tuple[float, object, int]:
     """Median seconds over up to ``repeat`` runs (one when a run takes over SLOW s)."""
-    times, result = [], None
-    for i in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-        if i == 0 and times[0] > SLOW:
-            break
+    times, result = timed_runs(fn, repeat, slow=SLOW)
     return statistics.median(times), result, len(times)
-
-
-def traced_peak_mib(fn) -> float:
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1] / 2**20
-    finally:
-        tracemalloc.stop()
 
 
 def child_run(code: str) -> tuple[float, float]:
@@ -211,7 +196,7 @@ def run_size(n: int, *, repeat: int, seed: int, report: bool, workdir: Path) -> 
     ref_t, ref, _ = timed(lambda: lifetimes_summary(orders), 1)
     check_summary(summary, ref)
     del ref
-    add("summary", ours_t, ref_t, traced_peak_mib(lambda: customer_summary(orders, as_of=as_of)),
+    add("summary", ours_t, ref_t, peak_mib(lambda: customer_summary(orders, as_of=as_of)),
         "lifetimes")
     code = (f"import time; from crm_analytics import engines as E\n"
             f"ts=[]\nfor _ in range({repeat}):\n t=time.perf_counter(); "
@@ -235,7 +220,7 @@ def run_size(n: int, *, repeat: int, seed: int, report: bool, workdir: Path) -> 
     def med(key):
         return statistics.median(sum(r[0][k] for k in key) for r in runs)
 
-    churn_mem = traced_peak_mib(lambda: churn_ltv_ours(s, "bgnbd", month_days))
+    churn_mem = peak_mib(lambda: churn_ltv_ours(s, "bgnbd", month_days))
     add("churn fit (BG/NBD)", med(["churn_fit"]), ref_times["churn_fit"], churn_mem,
         "lifetimes", "with standard errors")
     add("spend fit (Gamma-Gamma)", med(["spend_fit"]), ref_times["spend_fit"], churn_mem,
@@ -249,7 +234,7 @@ def run_size(n: int, *, repeat: int, seed: int, report: bool, workdir: Path) -> 
     ref_t, ref, _ = timed(lambda: naive_cohorts(orders, as_of), 1)
     check_cohorts(coh, ref)
     add("cohorts (monthly)", ours_t, ref_t,
-        traced_peak_mib(lambda: cohort_repurchase(orders, as_of=as_of)), "naive pandas")
+        peak_mib(lambda: cohort_repurchase(orders, as_of=as_of)), "naive pandas")
     pd.testing.assert_frame_equal(coh, engines.cohort_repurchase(str(parquet), as_of=as_of))
     code = (f"import time; from crm_analytics import engines as E\n"
             f"ts=[]\nfor _ in range({repeat}):\n t=time.perf_counter(); "
@@ -264,7 +249,7 @@ def run_size(n: int, *, repeat: int, seed: int, report: bool, workdir: Path) -> 
     ref_t, ref, _ = timed(lambda: naive_sleeping(orders, start, end), 1)
     check_flow(flow, ref)
     add("sleeping flow (2y daily)", ours_t, ref_t,
-        traced_peak_mib(lambda: sleeping_flow(orders, start=start, end=end)), "naive pandas")
+        peak_mib(lambda: sleeping_flow(orders, start=start, end=end)), "naive pandas")
     pd.testing.assert_frame_equal(flow, engines.sleeping_flow(str(parquet), start=start,
                                                               end=end))
     code = (f"import time; from crm_analytics import engines as E\n"
@@ -301,13 +286,13 @@ def run_size(n: int, *, repeat: int, seed: int, report: bool, workdir: Path) -> 
     ours_t, _, _ = timed(lambda: kmeans_segments(summary, n_clusters=6, random_state=0),
                          repeat)
     add("kmeans k=6", ours_t, None,
-        traced_peak_mib(lambda: kmeans_segments(summary, n_clusters=6, random_state=0)), "")
+        peak_mib(lambda: kmeans_segments(summary, n_clusters=6, random_state=0)), "")
 
     # validation (lifetimes does none; shown for the pipeline's sake)
     raw = orders[["customer_id", "order_id", "order_date", "amount", "margin"]].copy()
     raw.attrs = {}
     ours_t, _, _ = timed(lambda: validate_orders(raw), min(repeat, 3))
-    add("validate_orders", ours_t, None, traced_peak_mib(lambda: validate_orders(raw)), "")
+    add("validate_orders", ours_t, None, peak_mib(lambda: validate_orders(raw)), "")
 
     if report:
         cli = [sys.executable, "-m", "crm_analytics", "report", str(parquet),
