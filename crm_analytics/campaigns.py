@@ -358,6 +358,19 @@ def _member_outcomes(orders: pd.DataFrame, ids: np.ndarray, is_treated: np.ndarr
     return members, has_margin, cumulative
 
 
+def _check_windows(window_days: object, pre_days: object) -> int:
+    """Check the campaign window and pre-period lengths; returns ``pre_days`` (default:
+    the window's length)."""
+    if not (isinstance(window_days, int | np.integer) and window_days >= 1):
+        raise CrmDataError(f"The 'window_days' parameter must be an int >= 1. "
+                           f"Got {window_days!r} instead.")
+    pre_days = window_days if pre_days is None else pre_days
+    if not (isinstance(pre_days, int | np.integer) and pre_days >= 1):
+        raise CrmDataError(f"The 'pre_days' parameter must be an int >= 1. "
+                           f"Got {pre_days!r} instead.")
+    return int(pre_days)
+
+
 def _prepare(
     orders: pd.DataFrame,
     audience: pd.DataFrame,
@@ -381,13 +394,7 @@ def _prepare(
     if metric not in METRICS:
         raise CrmDataError(f"The 'metric' parameter must be one of {list(METRICS)}. "
                            f"Got {metric!r} instead.")
-    if not (isinstance(window_days, int | np.integer) and window_days >= 1):
-        raise CrmDataError(f"The 'window_days' parameter must be an int >= 1. "
-                           f"Got {window_days!r} instead.")
-    pre_days = window_days if pre_days is None else pre_days
-    if not (isinstance(pre_days, int | np.integer) and pre_days >= 1):
-        raise CrmDataError(f"The 'pre_days' parameter must be an int >= 1. "
-                           f"Got {pre_days!r} instead.")
+    pre_days = _check_windows(window_days, pre_days)
     check_fraction(confidence_level, "confidence_level")
     check_positive(cost_per_contact, "cost_per_contact", allow_zero=True)
     if margin_rate is not None and not 0 < margin_rate <= 1:

@@ -559,15 +559,9 @@ def campaign_outcomes(
     from the orders' ``margin`` column, else ``amount * margin_rate``, else is left out
     (orders with a missing margin count as 0). ``attrs["as_of"]`` is the last day used.
     """
-    from crm_analytics.campaigns import _member_ids
+    from crm_analytics.campaigns import _check_windows, _member_ids
 
-    if not (isinstance(window_days, int | np.integer) and window_days >= 1):
-        raise CrmDataError(f"The 'window_days' parameter must be an int >= 1. "
-                           f"Got {window_days!r} instead.")
-    pre_days = window_days if pre_days is None else pre_days
-    if not (isinstance(pre_days, int | np.integer) and pre_days >= 1):
-        raise CrmDataError(f"The 'pre_days' parameter must be an int >= 1. "
-                           f"Got {pre_days!r} instead.")
+    pre_days = _check_windows(window_days, pre_days)
     ids = _member_ids(audience, "the audience table")
     check_orders(runner)
     _, start_day = _resolve(runner, start, "start")
