@@ -115,3 +115,21 @@ def test_report_leaves_warning_filters_and_results_as_a_plain_run(tmp_path):
                           encoding="utf-8-sig")
     assert written["first_order"].tolist() == summary["first_order"].dt.strftime(
         "%Y-%m-%d").tolist()
+
+
+def test_overview_bars_from_a_table_or_from_counts(tables):
+    """The engine report draws the same bars from SQL counts as from per-customer rows."""
+    import matplotlib.pyplot as plt
+
+    from crm_analytics.plots.overview import plot_churn_risk, plot_member_status
+
+    _, scores, _, status = tables
+    for plot, table, col in ((plot_churn_risk, scores, "churn_risk"),
+                             (plot_member_status, status, "status")):
+        counts = table[col].astype(str).value_counts()  # in count order, as SQL may give
+        from_rows, from_counts = plot(table), plot(counts)
+        heights = [[b.get_height() for b in ax.patches] for ax in (from_rows, from_counts)]
+        labels = [[t.get_text() for t in ax.get_xticklabels()] for ax in (from_rows, from_counts)]
+        assert heights[0] == heights[1] and labels[0] == labels[1]
+        assert sum(heights[0]) == len(table)
+        plt.close("all")

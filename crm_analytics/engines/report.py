@@ -226,18 +226,6 @@ def _fit_segments(runner, summary: str, n_customers: int, *, n_segments, sample_
 
 
 # --------------------------------------------------------------------------- charts
-def _count_bars(counts: pd.Series, colors: list[str], xlabel: str, title: str):
-    import matplotlib.pyplot as plt
-
-    from crm_analytics.plots.overview import _bars
-
-    _, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
-    _bars(ax, counts, colors)
-    ax.set_xlabel(xlabel)
-    ax.set_title(title)
-    return ax
-
-
 def _ltv_chart(runner, source: str, *, attrs: dict, currency: str, bins: int = 50):
     """:func:`crm_analytics.plots.ltv.plot_ltv_distribution` (log scale) from SQL counts."""
     import matplotlib.pyplot as plt
@@ -325,6 +313,7 @@ def run_engine_report(
 
     from crm_analytics import engines
     from crm_analytics.plots.cohorts import plot_cohort_heatmap, plot_repurchase_curves
+    from crm_analytics.plots.overview import plot_churn_risk, plot_member_status
     from crm_analytics.plots.segments import plot_segment_profiles, plot_segment_sizes
     from crm_analytics.plots.sleeping import plot_sleeping_flow
     from crm_analytics.report import (
@@ -579,15 +568,11 @@ def run_engine_report(
             "repurchase_curves.png": plot_repurchase_curves(cum),
             "segment_profiles.png": plot_segment_profiles(segments),
             "segment_sizes.png": plot_segment_sizes(segments),
-            "member_status.png": _count_bars(status_counts, ["#4c9f70", "#e0a030", "#7a8ca5",
-                                                             "#999999"],
-                                             "member status", "Members by status"),
+            "member_status.png": plot_member_status(status_counts),
             "sleeping_flow.png": plot_sleeping_flow(flow),
         }
         if risk_counts is not None:
-            pngs["churn_risk.png"] = _count_bars(
-                risk_counts, ["#4c9f70", "#e0a030", "#c8553d"], "churn risk (from P(alive))",
-                "Customers by churn risk")
+            pngs["churn_risk.png"] = plot_churn_risk(risk_counts)
         if ltv_total is not None:
             ax = _ltv_chart(runner, source, attrs=ltv_attrs, currency=currency)
             if ax is not None:

@@ -26,8 +26,20 @@ def _bars(ax: Axes, counts: pd.Series, colors: list[str]) -> None:
     ax.margins(y=0.2)
 
 
-def plot_churn_risk(scores: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def _level_counts(table: pd.DataFrame | pd.Series, col: str, order: list[str],
+                  what: str) -> pd.Series:
+    """Customers per level: counted from ``table[col]``, or ``table`` already holds the
+    counts (a Series indexed by level, e.g. from a GROUP BY in an engine)."""
+    if isinstance(table, pd.Series):
+        return table.reindex(order, fill_value=0).astype("int64")
+    require_columns(table, [col], what)
+    return table[col].astype(str).value_counts().reindex(order, fill_value=0)
+
+
+def plot_churn_risk(scores: pd.DataFrame | pd.Series, *, ax: Axes | None = None) -> Axes:
     """Bar chart of customers by churn risk (low / medium / high) from ``churn_scores``.
+
+    ``scores`` may also be the counts per level (a Series indexed by level).
 
     Examples
     --------
@@ -36,18 +48,19 @@ def plot_churn_risk(scores: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     >>> ax.get_ylabel()
     'customers'
     """
-    require_columns(scores, ["churn_risk"], "the churn score table")
+    counts = _level_counts(scores, "churn_risk", _RISK_ORDER, "the churn score table")
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
-    counts = scores["churn_risk"].astype(str).value_counts().reindex(_RISK_ORDER, fill_value=0)
     _bars(ax, counts, [_RISK_COLORS[r] for r in _RISK_ORDER])
     ax.set_xlabel("churn risk (from P(alive))")
     ax.set_title("Customers by churn risk")
     return ax
 
 
-def plot_member_status(status: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def plot_member_status(status: pd.DataFrame | pd.Series, *, ax: Axes | None = None) -> Axes:
     """Bar chart of members by status (active / pre_sleep / sleeping / given_up).
+
+    ``status`` may also be the counts per status (a Series indexed by status).
 
     Examples
     --------
@@ -56,10 +69,9 @@ def plot_member_status(status: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     >>> ax.get_xlabel()
     'member status'
     """
-    require_columns(status, ["status"], "the member status table")
+    counts = _level_counts(status, "status", _STATUS_ORDER, "the member status table")
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
-    counts = status["status"].astype(str).value_counts().reindex(_STATUS_ORDER, fill_value=0)
     _bars(ax, counts, ["#4c9f70", "#e0a030", "#7a8ca5", "#999999"])
     ax.set_xlabel("member status")
     ax.set_title("Members by status")
