@@ -33,8 +33,8 @@ import time
 
 import numpy as np
 
-from crm_analytics import _lifetimes
 from crm_analytics.churn import churn_scores, fit_churn_model
+from crm_analytics.fitting import lifetimes_bridge as _lifetimes
 from crm_analytics.ltv import DAYS_PER_MONTH, fit_spend_model, predict_ltv
 from crm_analytics.simulate import simulate_shop
 from crm_analytics.summary import customer_summary

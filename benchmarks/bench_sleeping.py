@@ -33,7 +33,7 @@ from bench_summary import (
     timed,
 )
 
-from crm_analytics.orders import validate_orders
+from crm_analytics.orders.validate import validate_orders
 from crm_analytics.sleeping import member_status, sleeping_flow
 
 START, END = "2024-01-01", "2025-12-31"

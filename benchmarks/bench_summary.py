@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from crm_analytics.orders import validate_orders
+from crm_analytics.orders.validate import validate_orders
 from crm_analytics.summary import customer_summary
 
 COMPARED = ("frequency", "recency", "T", "monetary_value")

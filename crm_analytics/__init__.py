@@ -6,76 +6,72 @@ RFM segments with Excel-safe CSV export, sleeping members, and campaign lift. Pl
 in :mod:`crm_analytics.plots`; the command line is ``crm-analytics``.
 
 Importing the package changes no global state (warning filters, pandas options,
-matplotlib styles); lifetimes is imported lazily by :mod:`crm_analytics._lifetimes`.
+matplotlib styles); lifetimes is imported lazily by :mod:`crm_analytics.fitting.lifetimes_bridge`.
 """
 
-from crm_analytics._checks import CrmDataError
-from crm_analytics.campaigns import (
-    HoldoutPlan,
-    LiftResult,
-    RandomizationCheck,
-    SampleRatioMismatchWarning,
-    assign_holdout,
-    campaign_lift,
-    campaign_settings,
-    check_randomization,
-    holdout_tradeoff,
-    lift_by_metric,
-    lift_by_segment,
-    plan_holdout,
-)
-from crm_analytics.churn import (
-    ChurnModel,
-    HoldoutReport,
-    churn_holdout_report,
-    churn_scores,
-    fit_churn_model,
-)
-from crm_analytics.cohorts import (
-    DaysToSecondOrder,
-    RepurchaseRate,
-    cohort_repurchase,
-    cohort_revenue,
-    days_to_second_order,
-    repeat_orders_per_customer,
-    repurchase_rate,
-)
-from crm_analytics.datasets import load_cdnow, load_sample
-from crm_analytics.export import export_segments
-from crm_analytics.ltv import (
-    SpendModel,
-    estimate_lifetime_years,
-    fit_spend_model,
-    formula_ltv,
-    predict_ltv,
-)
-from crm_analytics.orders import ValidationReport, validate_orders, validation_report
-from crm_analytics.readers import detect_source, read_orders
-from crm_analytics.segments import SegmentationResult, kmeans_segments, rfm_segments
-from crm_analytics.sleeping import (
-    member_status,
-    reactivation,
-    reminder_list,
-    sleeping_flow,
-    status_overview,
-    suggest_sleep_after,
-)
-from crm_analytics.summary import calibration_holdout_split, customer_summary
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-_LAZY = {"simulate_shop", "SimulatedShop"}
-
-
-def __getattr__(name: str):
-    # The simulator is imported on first use, so `python -m crm_analytics.simulate`
-    # does not find the module already imported.
-    if name in _LAZY:
-        from crm_analytics import simulate
-
-        return getattr(simulate, name)
-    raise AttributeError(f"module 'crm_analytics' has no attribute {name!r}")
-
+#: Public name -> the module that defines it. Names are imported on first use (PEP 562),
+#: so ``import crm_analytics`` and ``crm-analytics --help`` stay fast and load the
+#: scientific stack only when an analysis runs.
+_EXPORTS = {
+    "ChurnModel": "crm_analytics.churn",
+    "CrmDataError": "crm_analytics._core.errors",
+    "DaysToSecondOrder": "crm_analytics.cohorts",
+    "HoldoutPlan": "crm_analytics.campaigns",
+    "HoldoutReport": "crm_analytics.churn",
+    "LiftResult": "crm_analytics.campaigns",
+    "PreparedOrders": "crm_analytics.orders.encode",
+    "RandomizationCheck": "crm_analytics.campaigns",
+    "RepurchaseRate": "crm_analytics.cohorts",
+    "SampleRatioMismatchWarning": "crm_analytics.campaigns",
+    "SegmentationResult": "crm_analytics.segments",
+    "SimulatedShop": "crm_analytics.simulate",
+    "SpendModel": "crm_analytics.ltv",
+    "ValidationReport": "crm_analytics.orders.validate",
+    "assign_holdout": "crm_analytics.campaigns",
+    "calibration_holdout_split": "crm_analytics.summary",
+    "campaign_lift": "crm_analytics.campaigns",
+    "campaign_settings": "crm_analytics.campaigns",
+    "check_randomization": "crm_analytics.campaigns",
+    "churn_holdout_report": "crm_analytics.churn",
+    "churn_scores": "crm_analytics.churn",
+    "cohort_repurchase": "crm_analytics.cohorts",
+    "cohort_revenue": "crm_analytics.cohorts",
+    "customer_summary": "crm_analytics.summary",
+    "days_to_second_order": "crm_analytics.cohorts",
+    "detect_source": "crm_analytics.orders.readers",
+    "estimate_lifetime_years": "crm_analytics.ltv",
+    "export_segments": "crm_analytics.segments.export",
+    "fit_churn_model": "crm_analytics.churn",
+    "fit_spend_model": "crm_analytics.ltv",
+    "formula_ltv": "crm_analytics.ltv",
+    "holdout_tradeoff": "crm_analytics.campaigns",
+    "kmeans_segments": "crm_analytics.segments",
+    "lift_by_metric": "crm_analytics.campaigns",
+    "lift_by_segment": "crm_analytics.campaigns",
+    "load_cdnow": "crm_analytics.orders.datasets",
+    "load_sample": "crm_analytics.orders.datasets",
+    "member_status": "crm_analytics.sleeping",
+    "plan_holdout": "crm_analytics.campaigns",
+    "predict_ltv": "crm_analytics.ltv",
+    "prepare_orders": "crm_analytics.orders.encode",
+    "reactivation": "crm_analytics.sleeping",
+    "read_orders": "crm_analytics.orders.readers",
+    "reminder_list": "crm_analytics.sleeping",
+    "repeat_orders_per_customer": "crm_analytics.cohorts",
+    "repurchase_rate": "crm_analytics.cohorts",
+    "rfm_segments": "crm_analytics.segments",
+    "simulate_shop": "crm_analytics.simulate",
+    "sleeping_flow": "crm_analytics.sleeping",
+    "status_overview": "crm_analytics.sleeping",
+    "suggest_sleep_after": "crm_analytics.sleeping",
+    "validate_orders": "crm_analytics.orders.validate",
+    "validation_report": "crm_analytics.orders.validate",
+}
 
 __all__ = [
     "ChurnModel",
@@ -84,6 +80,7 @@ __all__ = [
     "HoldoutPlan",
     "HoldoutReport",
     "LiftResult",
+    "PreparedOrders",
     "RandomizationCheck",
     "RepurchaseRate",
     "SampleRatioMismatchWarning",
@@ -117,6 +114,7 @@ __all__ = [
     "member_status",
     "plan_holdout",
     "predict_ltv",
+    "prepare_orders",
     "reactivation",
     "read_orders",
     "reminder_list",
@@ -130,3 +128,72 @@ __all__ = [
     "validate_orders",
     "validation_report",
 ]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crm_analytics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # static analysers and IDEs see the names directly
+    from crm_analytics._core.errors import CrmDataError
+    from crm_analytics.campaigns import (
+        HoldoutPlan,
+        LiftResult,
+        RandomizationCheck,
+        SampleRatioMismatchWarning,
+        assign_holdout,
+        campaign_lift,
+        campaign_settings,
+        check_randomization,
+        holdout_tradeoff,
+        lift_by_metric,
+        lift_by_segment,
+        plan_holdout,
+    )
+    from crm_analytics.churn import (
+        ChurnModel,
+        HoldoutReport,
+        churn_holdout_report,
+        churn_scores,
+        fit_churn_model,
+    )
+    from crm_analytics.cohorts import (
+        DaysToSecondOrder,
+        RepurchaseRate,
+        cohort_repurchase,
+        cohort_revenue,
+        days_to_second_order,
+        repeat_orders_per_customer,
+        repurchase_rate,
+    )
+    from crm_analytics.ltv import (
+        SpendModel,
+        estimate_lifetime_years,
+        fit_spend_model,
+        formula_ltv,
+        predict_ltv,
+    )
+    from crm_analytics.orders.datasets import load_cdnow, load_sample
+    from crm_analytics.orders.readers import detect_source, read_orders
+    from crm_analytics.orders.validate import ValidationReport, validate_orders, validation_report
+    from crm_analytics.segments import SegmentationResult, kmeans_segments, rfm_segments
+    from crm_analytics.segments.export import export_segments
+    from crm_analytics.simulate import SimulatedShop, simulate_shop
+    from crm_analytics.sleeping import (
+        member_status,
+        reactivation,
+        reminder_list,
+        sleeping_flow,
+        status_overview,
+        suggest_sleep_after,
+    )
+    from crm_analytics.summary import calibration_holdout_split, customer_summary

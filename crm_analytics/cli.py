@@ -24,7 +24,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from crm_analytics._checks import CrmDataError
+from crm_analytics._core.errors import CrmDataError
 
 __all__ = ["main"]
 
@@ -90,8 +90,8 @@ def _parquet_source(paths: list[str]) -> list[str] | None:
 
 
 def _load(args: argparse.Namespace):
-    from crm_analytics.datasets import load_sample
-    from crm_analytics.readers import read_orders
+    from crm_analytics.orders.datasets import load_sample
+    from crm_analytics.orders.readers import read_orders
 
     paths = args.orders if isinstance(args.orders, list) else [args.orders]
     paths = [p for p in paths if p is not None]
@@ -121,7 +121,7 @@ def _load(args: argparse.Namespace):
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from crm_analytics.orders import validate_orders, validation_report
+    from crm_analytics.orders.validate import validate_orders, validation_report
 
     orders = _load(args)
     report = validation_report(orders)  # the reader's report (platform exclusions included)
@@ -137,8 +137,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_segments(args: argparse.Namespace) -> int:
-    from crm_analytics.export import export_segments
     from crm_analytics.segments import kmeans_segments
+    from crm_analytics.segments.export import export_segments
     from crm_analytics.summary import customer_summary
 
     orders = _load(args)

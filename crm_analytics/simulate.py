@@ -56,7 +56,8 @@ import pandas as pd
 import pyarrow as pa
 from scipy import special
 
-from crm_analytics._checks import CrmDataError, to_day
+from crm_analytics._core.dates import to_day
+from crm_analytics._core.errors import CrmDataError
 
 __all__ = [
     "CAMPAIGN_COLUMNS",

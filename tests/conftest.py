@@ -31,7 +31,7 @@ def tiny_orders() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def cdnow() -> pd.DataFrame:
     """The CDNOW 1/10 sample as canonical orders (Fader, Hardie & Lee 2005)."""
-    from crm_analytics.datasets import load_cdnow
+    from crm_analytics.orders.datasets import load_cdnow
 
     return load_cdnow("sample")
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from crm_analytics._checks import CrmDataError
+from crm_analytics._core.errors import CrmDataError
 from crm_analytics.campaigns import (
     IncompleteWindowWarning,
     LiftResult,
@@ -22,7 +22,7 @@ from crm_analytics.campaigns import (
     lift_by_metric,
     lift_by_segment,
 )
-from crm_analytics.lift_stats import (
+from crm_analytics.campaigns.stats import (
     adjust_p_values,
     holdout_tradeoff,
     lift_statistics,

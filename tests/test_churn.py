@@ -11,7 +11,7 @@ import pytest
 from matplotlib.axes import Axes
 from scipy.special import betaln, gammaln
 
-from crm_analytics import CrmDataError, _lifetimes, customer_summary
+from crm_analytics import CrmDataError, customer_summary
 from crm_analytics.churn import (
     ChurnModel,
     HoldoutReport,
@@ -20,6 +20,7 @@ from crm_analytics.churn import (
     compress_rfm,
     fit_churn_model,
 )
+from crm_analytics.fitting import lifetimes_bridge as _lifetimes
 
 matplotlib.use("Agg")
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from crm_analytics.cli import main
-from crm_analytics.datasets import sample_data_dir
+from crm_analytics.orders.datasets import sample_data_dir
 
 
 @pytest.fixture(scope="module")

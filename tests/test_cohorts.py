@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_analytics._checks import CrmDataError
+from crm_analytics._core.errors import CrmDataError
 from crm_analytics.cohorts import (
     DaysToSecondOrder,
     RepurchaseRate,
@@ -22,8 +22,8 @@ from crm_analytics.cohorts import (
     repeat_orders_per_customer,
     repurchase_rate,
 )
-from crm_analytics.datasets import load_cdnow
-from crm_analytics.orders import validate_orders
+from crm_analytics.orders.datasets import load_cdnow
+from crm_analytics.orders.validate import validate_orders
 
 COLUMNS = ["cohort", "period", "cohort_size", "customers", "rate", "complete"]
 TS = pd.Timestamp

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from crm_analytics import engines
-from crm_analytics._checks import CrmDataError
+from crm_analytics._core.errors import CrmDataError
 from crm_analytics.campaigns import _prepare as campaign_prepare
 from crm_analytics.cohorts import cohort_repurchase, cohort_revenue
-from crm_analytics.datasets import load_cdnow, load_sample
-from crm_analytics.orders import validate_orders
+from crm_analytics.orders.datasets import load_cdnow, load_sample
+from crm_analytics.orders.validate import validate_orders
 from crm_analytics.sleeping import sleeping_flow
 from crm_analytics.summary import customer_summary
 
@@ -107,29 +107,30 @@ def test_summary_with_memory_limit_and_spilling_options(sample, sample_parquet, 
 @pytest.mark.parametrize("chunks", [2, 5])
 def test_summary_in_customer_chunks_equals_pandas(sample, sample_parquet, cdnow_parquet, chunks):
     """Customers split into hash buckets (the out-of-core plan) give the same table."""
-    from crm_analytics.engines import sql
-    from crm_analytics.engines.duckdb import DuckDBRunner
+    from crm_analytics.backends.duckdb import DuckDBRunner
+    from crm_analytics.summary.sql import summary_on_engine
 
     _equal(customer_summary(sample, time_unit="W"),
-           sql.customer_summary(DuckDBRunner(sample_parquet), time_unit="W", chunks=chunks))
+           summary_on_engine(DuckDBRunner(sample_parquet), time_unit="W", chunks=chunks))
     orders, path = cdnow_parquet
     _equal(customer_summary(orders, as_of="1997-09-30"),
-           sql.customer_summary(DuckDBRunner(path), as_of="1997-09-30", chunks=chunks))
-    rel = sql.customer_summary(DuckDBRunner(sample_parquet), output="native", chunks=chunks)
+           summary_on_engine(DuckDBRunner(path), as_of="1997-09-30", chunks=chunks))
+    rel = summary_on_engine(DuckDBRunner(sample_parquet), output="native", chunks=chunks)
     assert rel.df()["customer_id"].is_monotonic_increasing
 
 
 def test_chunks_follow_the_memory_limit(sample_parquet):
-    from crm_analytics.engines import sql
-    from crm_analytics.engines.duckdb import DuckDBRunner, parse_size
+    from crm_analytics.backends import sql
+    from crm_analytics.backends.duckdb import DuckDBRunner, parse_size
+    from crm_analytics.summary.sql import summary_on_engine
 
     small = DuckDBRunner(sample_parquet, memory_limit="100MB")
     assert small.memory_limit_bytes() == parse_size("95.3 MiB")
-    assert sql._chunks(small, 1000) == 1
-    assert sql._chunks(small, 64_000_000) == -(-64_000_000 * sql._ROW_BYTES
+    assert sql.chunk_count(small, 1000) == 1
+    assert sql.chunk_count(small, 64_000_000) == -(-64_000_000 * sql.ROW_BYTES
                                                // parse_size("95.3 MiB"))
     with pytest.raises(CrmDataError, match="'chunks' parameter must be an int >= 1"):
-        sql.customer_summary(small, chunks=0)
+        summary_on_engine(small, chunks=0)
 
 
 def test_pandas_input_is_not_modified(sample):
@@ -505,8 +506,8 @@ def test_spark_report_writes_the_pandas_files(sample, spark_orders, tmp_path):
 
 
 def test_sleeping_flow_in_customer_chunks_equals_pandas(sample, sample_parquet, monkeypatch):
-    from crm_analytics.engines import sql
+    from crm_analytics.sleeping import sql
 
-    monkeypatch.setattr(sql, "_chunks", lambda runner, n_rows: 3)
+    monkeypatch.setattr(sql, "chunk_count", lambda runner, n_rows: 3)
     _equal(sleeping_flow(sample, sleep_after=60, remind_before=7),
            engines.sleeping_flow(sample_parquet, sleep_after=60, remind_before=7))

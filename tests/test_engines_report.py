@@ -9,12 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics._checks import CrmDataError
-from crm_analytics.datasets import load_sample
-from crm_analytics.engines import models, sql
-from crm_analytics.engines.report import _medians, _quantile, run_engine_report
+from crm_analytics._core.errors import CrmDataError
+from crm_analytics.backends import runner_for, sql
+from crm_analytics.ltv import engine_fit as models
+from crm_analytics.ltv import sql as ltv_sql
+from crm_analytics.orders.datasets import load_sample
 from crm_analytics.report import run_report
+from crm_analytics.report.engine import _medians, _quantile, run_engine_report
 from crm_analytics.summary import customer_summary
+from crm_analytics.summary.sql import customer_summary_sql
 
 CANONICAL = ["customer_id", "order_id", "order_date", "amount", "margin"]
 
@@ -114,11 +117,10 @@ def test_sampled_segments_assign_every_customer_in_sql(sample, parquet, tmp_path
     for c in cols:
         np.testing.assert_allclose(merged[c], merged[c + "_p"])
     # the sample is the one the engine drew: fit on it again, predict all in numpy
-    from crm_analytics import engines
 
-    runner = engines._runner(parquet, {})
-    _, a = sql._resolve(runner, None, "as_of")
-    runner.materialise("t", sql.customer_summary_sql(runner, as_of_day=a, unit_days=7.0,
+    runner = runner_for(parquet)
+    _, a = sql.resolve_day(runner, None, "as_of")
+    runner.materialise("t", customer_summary_sql(runner, as_of_day=a, unit_days=7.0,
                                                      margin=True, order=False))
     key = sql.DIALECTS["duckdb"]["shuffle"].format(x="customer_id", seed=0)
     ids = runner.fetch(f"SELECT customer_id FROM t ORDER BY {key} LIMIT 1000")["customer_id"]
@@ -143,15 +145,14 @@ def test_sampled_segments_assign_every_customer_in_sql(sample, parquet, tmp_path
 @pytest.mark.parametrize("max_distinct", [200_000, 40, 1])
 def test_order_statistics_are_exact(sample, parquet, monkeypatch, max_distinct):
     """Exact medians / quantiles, also when the values are bucketed in several passes."""
-    from crm_analytics import engines
-    from crm_analytics.engines import report
+    from crm_analytics.report import engine as report
 
     monkeypatch.setattr(report, "_MAX_DISTINCT", max_distinct)
 
-    runner = engines._runner(parquet, {})
+    runner = runner_for(parquet)
     summary = customer_summary(sample)
-    _, a = sql._resolve(runner, None, "as_of")
-    runner.materialise("s", sql.customer_summary_sql(runner, as_of_day=a, unit_days=1.0,
+    _, a = sql.resolve_day(runner, None, "as_of")
+    runner.materialise("s", customer_summary_sql(runner, as_of_day=a, unit_days=1.0,
                                                      margin=True, order=False))
     for col in ("avg_order_value", "n_orders", "total_amount"):
         got = _medians(runner, "s", col)["median"].iloc[0]
@@ -166,12 +167,11 @@ def test_order_statistics_are_exact(sample, parquet, monkeypatch, max_distinct):
 
 
 def test_spend_model_sample_when_there_are_many_pairs(sample, parquet):
-    from crm_analytics import engines
     from crm_analytics.ltv import fit_spend_model
 
-    runner = engines._runner(parquet, {})
-    _, a = sql._resolve(runner, None, "as_of")
-    runner.materialise("t", sql.customer_summary_sql(runner, as_of_day=a, unit_days=7.0,
+    runner = runner_for(parquet)
+    _, a = sql.resolve_day(runner, None, "as_of")
+    runner.materialise("t", customer_summary_sql(runner, as_of_day=a, unit_days=7.0,
                                                      margin=True, order=False))
     full, note = models.spend_model_from_summary(runner, "t")
     assert note is None
@@ -190,14 +190,13 @@ def test_spend_model_sample_when_there_are_many_pairs(sample, parquet):
 
 
 def test_churn_model_from_patterns_equals_fit_churn_model(sample, parquet):
-    from crm_analytics import engines
     from crm_analytics.churn import fit_churn_model
 
-    runner = engines._runner(parquet, {})
-    _, a = sql._resolve(runner, None, "as_of")
-    runner.materialise("t", sql.customer_summary_sql(runner, as_of_day=a, unit_days=7.0,
+    runner = runner_for(parquet)
+    _, a = sql.resolve_day(runner, None, "as_of")
+    runner.materialise("t", customer_summary_sql(runner, as_of_day=a, unit_days=7.0,
                                                      margin=True, order=False))
-    patterns = sql.fetch_patterns(runner, "t", as_of_day=a)
+    patterns = ltv_sql.fetch_patterns(runner, "t", as_of_day=a)
     got = models.churn_model_from_patterns(patterns, model="mbgnbd", time_unit="W")
     want = fit_churn_model(customer_summary(sample, time_unit="W"), model="mbgnbd",
                            standard_errors=False)

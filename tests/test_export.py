@@ -1,4 +1,4 @@
-"""Tests for crm_analytics.export: CSV round trips, Excel-safe ids, per-segment files."""
+"""Tests for crm_analytics.segments.export: CSV round trips, Excel-safe ids, per-segment files."""
 
 import csv
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics._checks import CrmDataError
-from crm_analytics.export import export_segments, read_segments
+from crm_analytics._core.errors import CrmDataError
 from crm_analytics.segments import kmeans_segments, rfm_segments
+from crm_analytics.segments.export import export_segments, read_segments
 
 LONG_IDS = ["1930679858170647", "0012", "9007199254740993", "1234567890123456789", "a\"b"]
 

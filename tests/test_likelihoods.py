@@ -5,9 +5,10 @@ import pytest
 from scipy.optimize import approx_fprime
 from scipy.special import gammaln
 
-from crm_analytics import CrmDataError, _lifetimes
-from crm_analytics._likelihoods import BetaGeoLikelihood, GammaGammaLikelihood, time_scale
+from crm_analytics import CrmDataError
 from crm_analytics.churn import compress_rfm, fit_churn_model
+from crm_analytics.fitting import lifetimes_bridge as _lifetimes
+from crm_analytics.fitting.likelihoods import BetaGeoLikelihood, GammaGammaLikelihood, time_scale
 from crm_analytics.ltv import fit_spend_model
 from crm_analytics.simulate import simulate_shop
 from crm_analytics.summary import customer_summary

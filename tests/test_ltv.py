@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from matplotlib.axes import Axes
 
-from crm_analytics import CrmDataError, _lifetimes, customer_summary
+from crm_analytics import CrmDataError, customer_summary
 from crm_analytics.churn import fit_churn_model
+from crm_analytics.fitting import lifetimes_bridge as _lifetimes
 from crm_analytics.ltv import (
     DAYS_PER_MONTH,
     SpendModel,
@@ -350,7 +351,7 @@ def test_plots(weekly, churn, spend):
 
 
 def test_formula_ltv_lifetime_none_points_to_estimate(weekly) -> None:
-    from crm_analytics._checks import CrmDataError
+    from crm_analytics._core.errors import CrmDataError
 
     with pytest.raises(CrmDataError, match="'estimate'"):
         formula_ltv(weekly, lifetime_years=None, margin_rate=0.3)

@@ -1,4 +1,4 @@
-"""Tests for crm_analytics.readers: files, encodings and platform exports.
+"""Tests for crm_analytics.orders.readers: files, encodings and platform exports.
 
 Every fixture file is written into tmp_path here, so the exact bytes (GBK, BOM, ="..."
 wrapped ids, trailing-space headers) are visible in the test that uses them.
@@ -7,9 +7,9 @@ wrapped ids, trailing-space headers) are visible in the test that uses them.
 import pandas as pd
 import pytest
 
-from crm_analytics._checks import CrmDataError
-from crm_analytics.orders import validate_orders, validation_report
-from crm_analytics.readers import SOURCES, detect_source, read_orders
+from crm_analytics._core.errors import CrmDataError
+from crm_analytics.orders.readers import SOURCES, detect_source, read_orders
+from crm_analytics.orders.validate import validate_orders, validation_report
 
 # --------------------------------------------------------------------------- fixtures
 

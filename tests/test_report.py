@@ -1,12 +1,13 @@
-"""Private speed paths of the report pipeline give exactly what the plain path gives."""
+"""Speed paths of the report pipeline (prepared orders, side-by-side joins) give exactly
+what the plain path gives."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from crm_analytics.churn import churn_scores, fit_churn_model
-from crm_analytics.datasets import load_sample
-from crm_analytics.orders import customer_codes, ensure_orders, shared_customer_codes
+from crm_analytics.orders.datasets import load_sample
+from crm_analytics.orders.encode import PreparedOrders, customer_codes, prepare_orders
 from crm_analytics.report import _join
 from crm_analytics.segments import kmeans_segments
 from crm_analytics.sleeping import member_status
@@ -15,7 +16,7 @@ from crm_analytics.summary import customer_summary
 
 @pytest.fixture(scope="module")
 def tables():
-    orders = ensure_orders(load_sample("orders"))
+    orders = prepare_orders(load_sample("orders"))
     summary = customer_summary(orders, time_unit="W")
     scores = churn_scores(fit_churn_model(summary, model="mbgnbd", standard_errors=False),
                           summary)
@@ -46,53 +47,55 @@ def test_join_falls_back_to_merge_when_order_differs(tables):
                                   check_exact=True)
 
 
-def test_shared_codes_are_reused_only_for_the_same_ids():
-    orders = ensure_orders(load_sample("orders"))
+def test_prepared_codes_are_encoded_once_per_object():
+    prepared = prepare_orders(load_sample("orders"))
+    orders = prepared.orders
+    codes, uniques = customer_codes(prepared)
+    assert customer_codes(prepared)[0] is codes  # no new encoding
+    assert not codes.flags.writeable
     other = orders.assign(customer_id="x" + orders["customer_id"])
-    with shared_customer_codes(orders):
-        codes, uniques = customer_codes(orders)
-        assert customer_codes(orders)[0] is codes  # no new encoding
-        o_codes, o_uniques = customer_codes(other)  # another id column: encoded afresh
+    o_codes, o_uniques = customer_codes(other)  # a plain frame: encoded afresh
     ref_codes, ref_uniques = pd.factorize(orders["customer_id"], sort=True)
     np.testing.assert_array_equal(codes, ref_codes)
     assert uniques.equals(ref_uniques)
     np.testing.assert_array_equal(np.sort(o_uniques.to_numpy()),
                                   ("x" + ref_uniques).to_numpy())
     assert o_uniques[o_codes].equals(pd.Index(other["customer_id"]))
+    assert prepare_orders(prepared) is prepared
 
 
-def test_shared_steps_compute_once_and_equal_plain_runs(monkeypatch):
+def test_prepared_steps_compute_once_and_equal_plain_runs(monkeypatch):
     from crm_analytics import summary as summary_module
     from crm_analytics.cohorts import cohort_repurchase, cohort_revenue
     from crm_analytics.sleeping import sleeping_flow
 
-    orders = ensure_orders(load_sample("orders"))
+    raw = load_sample("orders")
     plain = {
-        "D": customer_summary(orders), "W": customer_summary(orders, time_unit="W"),
-        "flow": sleeping_flow(orders), "status": member_status(orders),
-        "cohorts": cohort_repurchase(orders), "revenue": cohort_revenue(orders),
+        "D": customer_summary(raw), "W": customer_summary(raw, time_unit="W"),
+        "flow": sleeping_flow(raw), "status": member_status(raw),
+        "cohorts": cohort_repurchase(raw), "revenue": cohort_revenue(raw),
     }
     calls = []
     real = summary_module._summarise
     monkeypatch.setattr(summary_module, "_summarise",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
-    with shared_customer_codes(orders):
-        shared = {
-            "W": customer_summary(orders, time_unit="W"), "D": customer_summary(orders),
-            "flow": sleeping_flow(orders), "status": member_status(orders),
-            "cohorts": cohort_repurchase(orders), "revenue": cohort_revenue(orders),
-        }
-        shared["D"].loc[0, "frequency"] = -1  # results are the caller's to change
-        again = customer_summary(orders)
+    prepared = prepare_orders(raw)
+    shared = {
+        "W": customer_summary(prepared, time_unit="W"), "D": customer_summary(prepared),
+        "flow": sleeping_flow(prepared), "status": member_status(prepared),
+        "cohorts": cohort_repurchase(prepared), "revenue": cohort_revenue(prepared),
+    }
+    shared["D"].loc[0, "frequency"] = -1  # results are the caller's to change
+    again = customer_summary(prepared)
     assert len(calls) == 1  # one summary for both units and member_status
     assert again.loc[0, "frequency"] == plain["D"].loc[0, "frequency"]
     shared["D"].loc[0, "frequency"] = plain["D"].loc[0, "frequency"]
     for name, table in plain.items():
         pd.testing.assert_frame_equal(shared[name], table, check_exact=True)
-    later = orders.iloc[:-1]  # another frame: computed afresh, not taken from the memo
-    with shared_customer_codes(orders):
-        customer_summary(orders)
-        pd.testing.assert_frame_equal(customer_summary(later), customer_summary(later.copy()))
+    # a plain frame is never taken from another object's work
+    later = raw.iloc[:-1]
+    pd.testing.assert_frame_equal(customer_summary(later), customer_summary(later.copy()))
+    assert isinstance(prepared, PreparedOrders)
 
 
 def test_report_leaves_warning_filters_and_results_as_a_plain_run(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from crm_analytics import customer_summary, load_cdnow
-from crm_analytics._checks import CrmDataError
+from crm_analytics._core.errors import CrmDataError
 from crm_analytics.segments import (
     CLASSIC_SEGMENTS,
     CN8_SEGMENTS,

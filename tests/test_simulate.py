@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from scipy import special
 
-from crm_analytics._checks import CrmDataError
-from crm_analytics.orders import validate_orders
+from crm_analytics._core.errors import CrmDataError
+from crm_analytics.orders.validate import validate_orders
 from crm_analytics.simulate import (
     CAMPAIGN_COLUMNS,
     CATEGORIES,

@@ -294,7 +294,7 @@ def test_reminder_list_columns_and_export(tmp_path):
                                  "segment", "segment_name"]
     assert due["customer_id"].tolist() == ["张三", "李四"]
     path = tmp_path / "remind.csv"
-    export = pytest.importorskip("crm_analytics.export")
+    export = pytest.importorskip("crm_analytics.segments.export")
     export.export_segments(due, path)
     back = pd.read_csv(path, encoding="utf-8-sig", dtype={"customer_id": str})
     assert back["customer_id"].tolist() == ["张三", "李四"]

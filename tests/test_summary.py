@@ -1,5 +1,5 @@
 """Tests of crm_analytics.summary (customer_summary, calibration_holdout_split) and of
-crm_analytics.orders (validate_orders, ensure_orders).
+crm_analytics.orders (validate_orders, prepare_orders).
 
 customer_summary is compared with lifetimes' summary_data_from_transaction_data (imported
 inside the tests, with the global state it changes put back) on CDNOW and the sample
@@ -16,12 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_analytics._checks import CrmDataError
-from crm_analytics.datasets import load_cdnow, load_sample
-from crm_analytics.orders import (
-    EXCLUDED_STATUSES,
+from crm_analytics._core.errors import CrmDataError
+from crm_analytics._core.vocab import EXCLUDED_STATUSES
+from crm_analytics.orders.datasets import load_cdnow, load_sample
+from crm_analytics.orders.encode import prepare_orders
+from crm_analytics.orders.validate import (
     ValidationReport,
-    ensure_orders,
     validate_orders,
     validation_report,
 )
@@ -263,7 +263,7 @@ def test_without_margin_has_no_total_margin(tiny_orders):
         lambda o: customer_summary(o, as_of="2024-03-01", time_unit="W"),
         lambda o: calibration_holdout_split(o, calibration_end="2024-02-01"),
         lambda o: validate_orders(o),
-        lambda o: ensure_orders(o),
+        lambda o: prepare_orders(o),
     ],
 )
 @pytest.mark.parametrize("validated", [False, True])
@@ -399,7 +399,6 @@ def test_validate_normalises():
     assert isinstance(report, ValidationReport)
     assert report.n_rows_in == 3 and report.n_rows_out == 3 and len(report.excluded) == 0
     assert any("renamed columns" in n for n in report.notes)
-    assert out.attrs["crm_validated"] is True
 
 
 def test_validate_numeric_ids_and_dates():
@@ -470,15 +469,17 @@ def test_no_exclusions_report_is_empty(tiny_orders):
     assert validation_report(tiny_orders) is None
 
 
-def test_ensure_orders():
-    v = validate_orders(raw_orders())
-    assert ensure_orders(v) is v  # already validated: passed through
+def test_prepare_orders():
     raw = raw_orders()
-    out = ensure_orders(raw)
-    assert out is not raw and out.attrs["crm_validated"] is True
-    # a validated frame whose dates were turned back into text is validated again
+    prepared = prepare_orders(raw)
+    assert prepared.orders is not raw
+    pd.testing.assert_frame_equal(prepared.orders, validate_orders(raw))
+    assert prepare_orders(prepared) is prepared  # already prepared: passed through
+    assert prepared.report.n_rows_out == len(prepared.orders)
+    # a frame whose dates were turned back into text is validated again
+    v = validate_orders(raw)
     text_dates = v.assign(order_date=v["order_date"].dt.strftime("%Y-%m-%d"))
-    assert pd.api.types.is_datetime64_any_dtype(ensure_orders(text_dates)["order_date"])
+    assert pd.api.types.is_datetime64_any_dtype(prepare_orders(text_dates).orders["order_date"])
 
 
 def _check(raw, match, **kwargs):
@@ -648,10 +649,10 @@ def test_result_tables_save_to_parquet(tmp_path, tiny_orders) -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=10**18 - 1), min_size=1, max_size=40))
 def test_digit_ids_encode_like_pandas(values):
-    from crm_analytics.orders import _factorize_digit_ids
+    from crm_analytics.orders.encode import factorize_digit_ids
 
     ids = pd.Series([str(v) for v in values], dtype="str")
-    codes, uniques = _factorize_digit_ids(ids)
+    codes, uniques = factorize_digit_ids(ids)
     ref_codes, ref_uniques = pd.factorize(ids, sort=True)
     np.testing.assert_array_equal(codes, ref_codes)
     assert uniques.equals(ref_uniques) and uniques.dtype == ref_uniques.dtype
@@ -660,26 +661,25 @@ def test_digit_ids_encode_like_pandas(values):
 @pytest.mark.parametrize("values", [["007", "7"], ["+7", "7"], [" 7", "7"], ["-7", "7"],
                                     ["1234567890123456789"], ["7a", "7"], ["٧", "7"]])
 def test_non_canonical_digit_ids_take_the_text_path(values):
-    from crm_analytics.orders import _factorize_digit_ids
+    from crm_analytics.orders.encode import factorize_digit_ids
 
-    assert _factorize_digit_ids(pd.Series(values, dtype="str")) is None
+    assert factorize_digit_ids(pd.Series(values, dtype="str")) is None
 
 
 def test_digit_path_on_a_slice_of_text_ids():
     """The canonical check counts bytes of the slice only, not of the whole buffer."""
-    from crm_analytics.orders import _factorize_digit_ids
+    from crm_analytics.orders.encode import factorize_digit_ids
 
     ids = pd.Series(["0007", "x", "42", "7", "42"], dtype="str").iloc[2:]
-    codes, uniques = _factorize_digit_ids(ids)
+    codes, uniques = factorize_digit_ids(ids)
     ref_codes, ref_uniques = pd.factorize(ids, sort=True)
     np.testing.assert_array_equal(codes, ref_codes)
     assert uniques.equals(ref_uniques)
-    assert _factorize_digit_ids(pd.Series(["0007", "x", "42"], dtype="str").iloc[[0, 2]]) is None
+    assert factorize_digit_ids(pd.Series(["0007", "x", "42"], dtype="str").iloc[[0, 2]]) is None
 
 
 @pytest.mark.parametrize("as_of", [None, "2024-06-30"])
 def test_shared_codes_and_digit_path_give_identical_results(as_of, monkeypatch):
-    from crm_analytics import orders as orders_module
     from crm_analytics.cohorts import cohort_repurchase, cohort_revenue, repurchase_rate
     from crm_analytics.sleeping import member_status, sleeping_flow
 
@@ -695,15 +695,18 @@ def test_shared_codes_and_digit_path_give_identical_results(as_of, monkeypatch):
             sleeping_flow(orders, end=as_of),
         )
 
+    from crm_analytics.orders import encode
+
     fast = run()
-    with orders_module.shared_customer_codes(orders):
-        shared = run()
-    monkeypatch.setattr(orders_module, "_factorize_digit_ids", lambda ids: None)
+    raw = orders
+    orders = prepare_orders(raw)
+    shared = run()
+    orders = raw
+    monkeypatch.setattr(encode, "factorize_digit_ids", lambda ids: None)
     plain = run()  # pandas' text factorize only
     for a, b, c in zip(fast, shared, plain, strict=True):
         pd.testing.assert_frame_equal(a, c, check_exact=True)
         pd.testing.assert_frame_equal(b, c, check_exact=True)
-        assert a.attrs == b.attrs == c.attrs
 
 
 @settings(max_examples=60, deadline=None)
@@ -711,7 +714,7 @@ def test_shared_codes_and_digit_path_give_identical_results(as_of, monkeypatch):
                           st.sampled_from(["007", "7", "+7", "0", "00", "x7", "9" * 20])),
                 min_size=1, max_size=30))
 def test_duplicate_order_ids_found_like_pandas(values):
-    from crm_analytics.orders import _has_duplicates
+    from crm_analytics.orders.validate import _has_duplicates
 
     ids = pd.Series(values, dtype="str")
     assert _has_duplicates(ids) == ids.duplicated().any()

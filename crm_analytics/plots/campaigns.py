@@ -17,8 +17,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 from matplotlib.transforms import ScaledTranslation
 
-from crm_analytics._checks import CrmDataError, require_columns, require_dataframe
-from crm_analytics.lift_stats import LiftResult
+from crm_analytics._core.checks import require_columns, require_dataframe
+from crm_analytics._core.errors import CrmDataError
+from crm_analytics.campaigns.stats import LiftResult
 from crm_analytics.plots._fonts import font_family
 
 __all__ = ["plot_lift", "plot_lift_by_segment", "plot_cumulative_outcome"]

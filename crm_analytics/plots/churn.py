@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
-from crm_analytics._checks import CrmDataError
+from crm_analytics._core.errors import CrmDataError
 from crm_analytics.churn import MODELS, ChurnModel, HoldoutReport
 
 __all__ = [

@@ -17,7 +17,8 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from crm_analytics._checks import CrmDataError, require_columns, require_dataframe
+from crm_analytics._core.checks import require_columns, require_dataframe
+from crm_analytics._core.errors import CrmDataError
 
 __all__ = ["plot_cohort_heatmap", "plot_repurchase_curves"]
 

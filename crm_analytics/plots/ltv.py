@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from crm_analytics._checks import CrmDataError, require_columns, require_dataframe
+from crm_analytics._core.checks import require_columns, require_dataframe
+from crm_analytics._core.errors import CrmDataError
 from crm_analytics.plots._fonts import font_family, needs_cjk
 
 __all__ = ["plot_ltv_distribution", "plot_ltv_by_group"]

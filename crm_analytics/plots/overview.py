@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
 
-from crm_analytics._checks import require_columns
+from crm_analytics._core.checks import require_columns
 
 __all__ = ["plot_churn_risk", "plot_member_status"]
 

@@ -21,7 +21,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 
-from crm_analytics._checks import CrmDataError, require_columns
+from crm_analytics._core.checks import require_columns
+from crm_analytics._core.errors import CrmDataError
 from crm_analytics.plots._fonts import cjk_font
 from crm_analytics.segments import SegmentationResult, segment_profiles
 

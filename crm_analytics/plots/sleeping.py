@@ -14,7 +14,8 @@ from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
-from crm_analytics._checks import CrmDataError, require_dataframe
+from crm_analytics._core.checks import require_dataframe
+from crm_analytics._core.errors import CrmDataError
 from crm_analytics.plots._fonts import font_family
 
 __all__ = [
