@@ -27,6 +27,7 @@ _EXPORTS = {
     "PreparedOrders": "crm_analytics.orders.encode",
     "RandomizationCheck": "crm_analytics.campaigns",
     "RepurchaseRate": "crm_analytics.cohorts",
+    "RfmSegmentation": "crm_analytics.segments",
     "SampleRatioMismatchWarning": "crm_analytics.campaigns",
     "SegmentationResult": "crm_analytics.segments",
     "SimulatedShop": "crm_analytics.simulate",
@@ -65,6 +66,7 @@ _EXPORTS = {
     "repeat_orders_per_customer": "crm_analytics.cohorts",
     "repurchase_rate": "crm_analytics.cohorts",
     "rfm_segments": "crm_analytics.segments",
+    "score_customers": "crm_analytics.ltv",
     "simulate_shop": "crm_analytics.simulate",
     "sleeping_flow": "crm_analytics.sleeping",
     "status_overview": "crm_analytics.sleeping",
@@ -83,6 +85,7 @@ __all__ = [
     "PreparedOrders",
     "RandomizationCheck",
     "RepurchaseRate",
+    "RfmSegmentation",
     "SampleRatioMismatchWarning",
     "SegmentationResult",
     "SimulatedShop",
@@ -121,6 +124,7 @@ __all__ = [
     "repeat_orders_per_customer",
     "repurchase_rate",
     "rfm_segments",
+    "score_customers",
     "simulate_shop",
     "sleeping_flow",
     "status_overview",
@@ -181,11 +185,17 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
         fit_spend_model,
         formula_ltv,
         predict_ltv,
+        score_customers,
     )
     from crm_analytics.orders.datasets import load_cdnow, load_sample
     from crm_analytics.orders.readers import detect_source, read_orders
     from crm_analytics.orders.validate import ValidationReport, validate_orders, validation_report
-    from crm_analytics.segments import SegmentationResult, kmeans_segments, rfm_segments
+    from crm_analytics.segments import (
+        RfmSegmentation,
+        SegmentationResult,
+        kmeans_segments,
+        rfm_segments,
+    )
     from crm_analytics.segments.export import export_segments
     from crm_analytics.simulate import SimulatedShop, simulate_shop
     from crm_analytics.sleeping import (

@@ -22,13 +22,8 @@ from crm_analytics.campaigns import (
     lift_by_metric,
     lift_by_segment,
 )
-from crm_analytics.campaigns.stats import (
-    adjust_p_values,
-    holdout_tradeoff,
-    lift_statistics,
-    plan_holdout,
-    srm_test,
-)
+from crm_analytics.campaigns.holdout import holdout_tradeoff, plan_holdout
+from crm_analytics.campaigns.stats import adjust_p_values, lift_statistics, srm_test
 from crm_analytics.plots.campaigns import (
     plot_cumulative_outcome,
     plot_lift,
@@ -640,6 +635,7 @@ def test_lift_by_metric_rows_equal_campaign_lift(campaign):
     orders, audience = campaign
     table = lift_by_metric(orders, audience, start=START, planned_holdout=0.2)
     assert table["metric"].tolist() == ["conversion", "orders", "revenue", "margin"]
+    assert (table["confidence_level"] == 0.95).all() and not table.attrs
     one = campaign_lift(orders, audience, start=START, planned_holdout=0.2, metric="orders")
     row = table.set_index("metric").loc["orders"]
     assert row["absolute_lift"] == pytest.approx(one.absolute_lift)
@@ -671,7 +667,11 @@ def test_lift_by_segment_equals_per_segment_lift_and_adjusts():
                          adjust="bh")
     assert np.allclose(bh["p_value_adjusted"],
                        stats.false_discovery_control(bh["p_value"].to_numpy()))
-    assert seg.attrs["adjust"] == "holm" and bh.attrs["adjust"] == "bh"
+    # the settings are columns, repeated on every row (no DataFrame.attrs)
+    assert (seg["adjust"] == "holm").all() and (bh["adjust"] == "bh").all()
+    assert (seg["metric"] == "revenue").all() and (seg["confidence_level"] == 0.95).all()
+    assert list(seg.columns[-3:]) == ["metric", "adjust", "confidence_level"]
+    assert not seg.attrs and not bh.attrs
 
 
 def test_lift_by_segment_with_segments_table_keeps_everyone():
@@ -694,6 +694,22 @@ def test_lift_by_segment_with_segments_table_keeps_everyone():
                         start=START)
     with pytest.raises(CrmDataError, match="segment columns"):
         lift_by_segment(orders, audience, by="tier", start=START)
+
+
+def test_lift_by_segment_takes_a_segmentation_result():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Result:  # any result object with per-customer assignments
+        assignments: pd.DataFrame
+
+    orders, audience = simulate_campaign(22, n=1000)
+    segments = pd.DataFrame({"customer_id": audience["customer_id"],
+                             "tier": np.where(np.arange(1000) % 2, "a", "b")})
+    kw = dict(by="tier", start=START, planned_holdout=0.2)
+    pd.testing.assert_frame_equal(
+        lift_by_segment(orders, audience, segments=Result(segments), **kw),
+        lift_by_segment(orders, audience, segments=segments, **kw))
 
 
 # ------------------------------------------------------------------ randomization
@@ -734,6 +750,21 @@ def test_plots_draw_on_given_axes(campaign):
                           by="tier", **kw)
     ax = plot_lift_by_segment(seg, ax=axes[1, 0])
     assert len(ax.get_yticklabels()) == 3
+    assert ax.get_title() == "Lift by tier (95% CI per segment)"
+    assert ax.get_xlabel() == "revenue lift per member (¥)"
+    assert "Holm" in ax.get_legend().get_texts()[0].get_text()
+    assert axes[0, 0].get_title() == "Campaign lift with 95% confidence intervals"
+    # settings by keyword, or generic labels for a bare table
+    bare = seg.drop(columns=["metric", "adjust", "confidence_level"])
+    ax = plot_lift_by_segment(bare, metric="orders", adjust="bh", confidence_level=0.9)
+    assert ax.get_title() == "Lift by tier (90% CI per segment)"
+    assert ax.get_xlabel() == "orders lift per member (orders)"
+    assert "Benjamini-Hochberg" in ax.get_legend().get_texts()[0].get_text()
+    ax = plot_lift_by_segment(bare)
+    assert ax.get_title() == "Lift by tier (CI per segment)"
+    ax = plot_lift(lift_by_metric(orders, audience, **kw).drop(columns="confidence_level"))
+    assert ax.get_title() == "Campaign lift with confidence intervals"
+    assert plot_lift(res, confidence_level=0.8).get_title().endswith("80% confidence intervals")
     ax = plot_cumulative_outcome(res, ax=axes[1, 1])
     assert "per member" in ax.get_ylabel() and len(ax.lines) == 2
     assert plot_lift([res, res]).get_xlabel().startswith("lift over control (%")
@@ -753,3 +784,32 @@ def test_plot_errors(campaign):
     with pytest.raises(CrmDataError, match="takes the LiftResult"):
         plot_cumulative_outcome(table)
     plt.close("all")
+
+
+# ------------------------------------------------------------- rules shared with SQL
+@pytest.mark.parametrize("margin_rate", [None, 0.25])
+@pytest.mark.parametrize("case", ["complete", "some_missing", "no_column"])
+def test_margin_rule_is_the_same_on_pandas_and_engine(margin_rate, case):
+    """Where margin comes from (column, column or rate, rate, unknown) and its note."""
+    import duckdb
+
+    from crm_analytics.campaigns.outcomes import prepare_campaign
+
+    orders, audience = simulate_campaign(31, n=600)
+    if case == "some_missing":
+        orders = orders.assign(margin=orders["margin"].where(np.arange(len(orders)) % 7 > 0))
+    elif case == "no_column":
+        orders = orders.drop(columns="margin")
+    kw = dict(start=START, planned_holdout=0.2, margin_rate=margin_rate, metric="orders")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = prepare_campaign(orders, audience, **kw)
+        engine = prepare_campaign(duckdb.from_df(orders), audience, **kw)
+    assert local.has_margin == engine.has_margin == (
+        margin_rate is not None or case == "complete")
+    margin_notes = [n for n in local.notes if "margin" in n]
+    assert margin_notes == [n for n in engine.notes if "margin" in n]
+    silent = (case, margin_rate is None) in {("complete", True), ("no_column", False)}
+    assert bool(margin_notes) != silent
+    pd.testing.assert_frame_equal(local.members, engine.members, check_exact=False,
+                                  rtol=1e-12)

@@ -254,10 +254,10 @@ def test_import_and_fit_leave_global_state_unchanged():
         s = crm_analytics.customer_summary(crm_analytics.load_cdnow(), as_of="1997-09-30",
                                            time_unit="W")
         m = fit_churn_model(s)
-        predict_ltv(s, m, fit_spend_model(s))
+        predict_ltv(s, churn_model=m, spend_model=fit_spend_model(s))
         assert "lifetimes" not in __import__("sys").modules, "the analytic fit needs no lifetimes"
         m = fit_churn_model(s, backend="lifetimes")
-        predict_ltv(s, m, fit_spend_model(s, backend="lifetimes"))
+        predict_ltv(s, churn_model=m, spend_model=fit_spend_model(s, backend="lifetimes"))
         assert "lifetimes" in __import__("sys").modules
         assert list(warnings.filters) == filters, "warning filters changed"
         assert options() == opts, "pandas options changed"
@@ -350,7 +350,6 @@ def test_penalizer_shrinks(weekly, bgnbd):
 )
 def test_bad_summary_raises(weekly, change, match):
     bad = change(weekly.copy())
-    bad.attrs = dict(weekly.attrs)
     with pytest.raises(CrmDataError, match=match):
         fit_churn_model(bad)
 
@@ -362,8 +361,7 @@ def test_bad_arguments_raise(weekly):
         fit_churn_model(weekly, penalizer=-1)
     with pytest.raises(CrmDataError, match="summary must be a pandas DataFrame"):
         fit_churn_model([1, 2])
-    plain = pd.DataFrame(weekly)
-    plain.attrs = {}
+    plain = weekly.drop(columns=["first_order", "last_order", "days_since_last_order"])
     with pytest.raises(CrmDataError, match="Pass time_unit="):
         fit_churn_model(plain)
     with pytest.raises(CrmDataError, match="'time_unit' parameter"):
@@ -395,8 +393,7 @@ def test_simulator_truth_recovered_in_continuous_time(shop):
     summary = pd.DataFrame({"customer_id": g.index, "frequency": g["size"] - 1,
                             "recency": g["max"] - g["min"],
                             "T": (end - start).days - g["min"]})
-    summary.attrs["time_unit"] = "D"
-    fit = fit_churn_model(summary)
+    fit = fit_churn_model(summary, time_unit="D")
     for k in ("r", "alpha", "a", "b"):
         z = (fit.params[k] - shop.truth[k]) / fit.standard_errors[k]
         assert abs(z) < 4, (k, fit.params[k], shop.truth[k], z)
@@ -427,25 +424,25 @@ def test_simulator_truth_recovered_from_daily_summary(shop):
 
 
 def test_churn_scores_columns_and_units(bgnbd, weekly, daily):
-    scores = churn_scores(bgnbd, weekly, horizon=91)
+    scores = churn_scores(weekly, churn_model=bgnbd, horizon=91)
     assert scores.columns.tolist() == [
         "customer_id", "p_alive", "p_churn", "expected_orders", "churn_risk",
         "expected_next_order", "next_order_basis", "expected_gap_days"]
     assert len(scores) == len(weekly)
     assert scores["customer_id"].tolist() == weekly["customer_id"].tolist()
-    assert scores.attrs["horizon_days"] == 91
     f, r, T = weekly["frequency"], weekly["recency"], weekly["T"]
     np.testing.assert_allclose(scores["expected_orders"], bgnbd.expected_orders(13, f, r, T))
     np.testing.assert_allclose(scores["p_churn"], 1 - scores["p_alive"])
     # a daily summary scored with the weekly model gives the same numbers
-    by_day = churn_scores(bgnbd, daily, horizon=91)
+    by_day = churn_scores(daily, churn_model=bgnbd, horizon=91)
     np.testing.assert_allclose(by_day["expected_orders"], scores["expected_orders"],
                                rtol=1e-12)
     assert by_day["expected_next_order"].equals(scores["expected_next_order"])
 
 
 def test_churn_risk_thresholds(bgnbd, weekly):
-    scores = churn_scores(bgnbd, weekly, high_risk_below=0.3, medium_risk_below=0.6)
+    scores = churn_scores(weekly, churn_model=bgnbd, high_risk_below=0.3,
+                          medium_risk_below=0.6)
     p = scores["p_alive"]
     expected = np.where(p < 0.3, "high", np.where(p < 0.6, "medium", "low"))
     assert (scores["churn_risk"].astype(str).to_numpy() == expected).all()
@@ -459,10 +456,11 @@ def test_expected_next_order_rule(bgnbd):
         "frequency": [3, 0, 2],
         "recency": [90.0, 0.0, 20.0],
         "T": [100.0, 40.0, 300.0],
-        "last_order": pd.to_datetime(["2024-03-31", "2024-02-20", "2023-06-25"]),
+        "last_order": pd.to_datetime(["2024-03-31", "2024-03-01", "2023-06-25"]),
+        "days_since_last_order": [10, 40, 290],  # as of 2024-04-10
     })
-    summary.attrs = {"time_unit": "D", "as_of": pd.Timestamp("2024-03-31") + pd.Timedelta(10, "D")}
-    scores = churn_scores(bgnbd, summary, next_order_min_p_alive=0.1).set_index("customer_id")
+    scores = churn_scores(summary, churn_model=bgnbd, next_order_min_p_alive=0.1,
+                          time_unit="D").set_index("customer_id")
     # own gaps: 90 days / 3 repeat purchases = 30 days after the last order
     assert scores.loc["gaps", "expected_next_order"] == pd.Timestamp("2024-04-30")
     assert scores.loc["gaps", "next_order_basis"] == "own_gaps"
@@ -478,31 +476,73 @@ def test_expected_next_order_rule(bgnbd):
     assert scores.loc["lost", "next_order_basis"] == "unlikely_alive"
 
 
-def test_as_of_inferred_without_attrs(bgnbd, weekly):
-    plain = pd.DataFrame(weekly)
-    plain.attrs = {}
-    a = churn_scores(bgnbd, plain, time_unit="W")
-    b = churn_scores(bgnbd, weekly)
-    assert a["expected_next_order"].equals(b["expected_next_order"])
+def test_next_order_rule_numpy_and_sql_forms_agree():
+    import duckdb
+
+    from crm_analytics.churn.rules import (
+        NEXT_ORDER_BASES,
+        next_order_dates,
+        next_order_sql,
+        risk_band_codes,
+    )
+
+    basis = np.array([0, 1, 2, 0])
+    add = np.array([30.0, 12.0, np.nan, 0.0])
+    last_day = np.array([19800, 19810, 19700, 19815])  # days since 1970-01-01
+    as_of_day = 19820
+    want = next_order_dates(basis, add, last_day.astype("datetime64[D]"),
+                            np.full(4, as_of_day).astype("datetime64[D]"))
+    frame = pd.DataFrame({"b": np.asarray(NEXT_ORDER_BASES)[basis],
+                          "d": pd.array([30, 12, None, 0], dtype="Int64"), "last_day": last_day})
+    con = duckdb.connect()
+    con.register("p", frame)
+    expr = next_order_sql("p.b", "p.d", last_day="p.last_day", as_of_day=as_of_day,
+                          day_date="(DATE '1970-01-01' + CAST({x} AS INTEGER))")
+    got = con.execute(f"SELECT {expr} AS x FROM p").df()["x"]
+    np.testing.assert_array_equal(pd.to_datetime(got).to_numpy("datetime64[D]"),
+                                  want.astype("datetime64[D]"))
+    assert risk_band_codes(np.array([0.49, 0.5, 0.79, 0.8])).tolist() == [2, 1, 1, 0]
+
+
+def test_as_of_inferred_without_its_columns(bgnbd, weekly):
+    """Without days_since_last_order, as_of is last_order + T - recency per customer."""
+    bare = weekly[["customer_id", "frequency", "recency", "T", "last_order"]]
+    a = churn_scores(bare, churn_model=bgnbd, time_unit="W")
+    b = churn_scores(weekly, churn_model=bgnbd)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_old_positional_spelling_warns(bgnbd, weekly):
+    new = churn_scores(weekly, churn_model=bgnbd, horizon=30)
+    with pytest.warns(DeprecationWarning, match=r"churn_scores\(summary, churn_model=model\)"):
+        old = churn_scores(bgnbd, weekly, horizon=30)
+    pd.testing.assert_frame_equal(old, new)
+    with pytest.warns(DeprecationWarning):
+        swapped = churn_scores(weekly, bgnbd, horizon=30)
+    pd.testing.assert_frame_equal(swapped, new)
+    with pytest.raises(TypeError, match="twice"):
+        churn_scores(bgnbd, weekly, churn_model=bgnbd)
 
 
 def test_churn_scores_does_not_mutate(bgnbd, weekly):
     before = weekly.copy()
-    churn_scores(bgnbd, weekly)
+    churn_scores(weekly, churn_model=bgnbd)
     pd.testing.assert_frame_equal(weekly, before)
 
 
 def test_churn_scores_errors(bgnbd, weekly):
-    with pytest.raises(CrmDataError, match="must be a ChurnModel"):
-        churn_scores("model", weekly)
+    with pytest.raises(CrmDataError, match="'churn_model' argument must be a ChurnModel"):
+        churn_scores(weekly, churn_model="model")
+    with pytest.raises(CrmDataError, match="'churn_model' argument must be a ChurnModel"):
+        churn_scores(weekly)
     with pytest.raises(CrmDataError, match="'horizon' parameter"):
-        churn_scores(bgnbd, weekly, horizon=0)
+        churn_scores(weekly, churn_model=bgnbd, horizon=0)
     with pytest.raises(CrmDataError, match="'high_risk_below' parameter must be in"):
-        churn_scores(bgnbd, weekly, high_risk_below=1.5)
+        churn_scores(weekly, churn_model=bgnbd, high_risk_below=1.5)
     with pytest.raises(CrmDataError, match="must not exceed medium_risk_below"):
-        churn_scores(bgnbd, weekly, high_risk_below=0.9, medium_risk_below=0.5)
+        churn_scores(weekly, churn_model=bgnbd, high_risk_below=0.9, medium_risk_below=0.5)
     with pytest.raises(CrmDataError, match=r"missing column\(s\) \['last_order'\]"):
-        churn_scores(bgnbd, weekly.drop(columns="last_order"))
+        churn_scores(weekly.drop(columns="last_order"), churn_model=bgnbd)
 
 
 # --------------------------------------------------------------------------- holdout
@@ -523,6 +563,9 @@ def test_holdout_report_cdnow(report, cdnow, bgnbd):
         np.corrcoef(cust["predicted"], cust["actual"])[0, 1])
     assert 0.5 < report.correlation < 0.8
     assert "actual 1882" in report.summary()
+    assert report.calibration_end == pd.Timestamp(CAL_END)
+    assert report.holdout_end == pd.Timestamp(HOLD_END)
+    assert report.n_new_in_holdout == 0  # every CDNOW customer first bought in Q1 1997
 
 
 def test_holdout_by_frequency(report):
@@ -564,6 +607,18 @@ def test_holdout_tracking_against_brute_force(report, cdnow, bgnbd):
             brute = lt.expected_number_of_purchases_up_to_time(age[age > 0]).sum()
         assert track["predicted_cumulative"].iloc[week - 1] == pytest.approx(brute, rel=1e-9)
     np.testing.assert_allclose(track["predicted"].cumsum(), track["predicted_cumulative"])
+
+
+def test_holdout_report_counts_customers_new_in_holdout(shop):
+    orders = shop.orders
+    cal_end = shop.start + (shop.end - shop.start) / 2
+    hold_end = cal_end + pd.Timedelta(days=60)
+    rep = churn_holdout_report(orders, calibration_end=cal_end.date(), holdout_end=hold_end.date())
+    first = orders.groupby("customer_id")["order_date"].min().dt.normalize()
+    new = ((first > cal_end.normalize()) & (first <= hold_end.normalize())).sum()
+    assert new > 0 and rep.n_new_in_holdout == new
+    assert rep.calibration_end == cal_end.normalize()
+    assert rep.holdout_end == hold_end.normalize()
 
 
 def test_holdout_report_errors(cdnow):

@@ -146,8 +146,8 @@ def test_tiny_monthly_on(tiny_orders):
         }
     )
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
-    assert got.attrs["period"] == "M" and got.attrs["how"] == "on"
-    assert got.attrs["as_of"] == "2024-04-10"  # ISO text: attrs must be JSON for Parquet
+    assert got.attrs == {}  # settings are the parameters, never DataFrame.attrs
+    assert cohort_revenue(tiny_orders).attrs == {}
 
 
 def test_tiny_monthly_cumulative(tiny_orders):
@@ -463,6 +463,36 @@ def test_invalid_orders_are_reported(call, tiny_orders):
         call(tiny_orders, as_of="2000-01-01")
 
 
+@pytest.mark.parametrize("call", [repurchase_rate, repeat_orders_per_customer,
+                                  days_to_second_order])
+def test_functions_without_sql_refuse_engine_sources(call, tiny_orders, tmp_path):
+    pytest.importorskip("duckdb")
+    path = tmp_path / "orders.parquet"
+    tiny_orders[["customer_id", "order_id", "order_date", "amount"]].to_parquet(path)
+    with pytest.raises(CrmDataError, match=f"{call.__name__} is not available for "
+                                           r"Parquet/DuckDB/Spark sources; run customer_summary"):
+        call(str(path))
+
+
+def test_cohort_grid_is_one_rule_for_customers_and_counts():
+    """The pandas path passes a period per customer, the SQL path counts per cohort."""
+    from crm_analytics.cohorts.rules import cohort_grid, period_index, repurchase_table
+
+    days = np.array([19723, 19730, 19760, 19800, 19805])  # 2024-01-01 ... 2024-03-18
+    as_of_day = 19823  # 2024-04-10
+    per_customer = period_index(days, "M")
+    cohorts, sizes = np.unique(per_customer, return_counts=True)
+    a = cohort_grid(per_customer, period="M", as_of_day=as_of_day)
+    b = cohort_grid(cohorts, period="M", as_of_day=as_of_day, sizes=sizes)
+    for name in ("first", "width"):
+        assert getattr(a, name) == getattr(b, name)
+    for name in ("size", "cells", "complete"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert a.size.tolist() == [2, 1, 2, 0] and a.complete.sum() == 6
+    table = repurchase_table(a, a.flat(cohorts, np.zeros(3, dtype=np.int64), sizes))
+    assert table["rate"].tolist()[:2] == [1.0, 0.0]
+
+
 # --------------------------------------------------------------------------- plots
 def test_plot_cohort_heatmap_masks_incomplete(tiny_orders):
     import matplotlib.pyplot as plt
@@ -521,9 +551,16 @@ def test_plot_repurchase_curves_only_complete(tiny_orders):
         np.testing.assert_allclose(lines["2024-01"].get_ydata(), [0, 50, 50])
         np.testing.assert_array_equal(lines["2024-02"].get_xdata(), [0, 1])
         assert ax.get_xlabel() == "Months since first order"
-        assert "% of cohort" in ax.get_ylabel()
+        assert ax.get_ylabel() == "Repurchase rate (% of cohort)"  # how unknown: neutral
     finally:
         plt.close(fig)
+    ax = plot_repurchase_curves(table, how="cumulative")
+    try:
+        assert ax.get_ylabel() == "Customers repurchased so far (% of cohort)"
+    finally:
+        plt.close(ax.figure)
+    with pytest.raises(CrmDataError, match=r"The 'how' parameter must be 'on'"):
+        plot_repurchase_curves(table, how="within")
     fig, ax = plt.subplots()
     try:
         plot_repurchase_curves(table, ax=ax, cohorts=["2024-02-01"])
@@ -534,6 +571,54 @@ def test_plot_repurchase_curves_only_complete(tiny_orders):
         plot_repurchase_curves(table, cohorts=["2023-05-01"])
     with pytest.raises(CrmDataError, match=r"'cohorts' parameter must list cohort start"):
         plot_repurchase_curves(table, cohorts=["soon"])
+
+
+def test_plot_heatmap_title_and_period_keywords(tiny_orders):
+    import matplotlib.pyplot as plt
+
+    from crm_analytics.plots.cohorts import plot_cohort_heatmap
+
+    table = cohort_repurchase(tiny_orders, how="on")
+    titles = {}
+    for how in (None, "on", "cumulative"):
+        ax = plot_cohort_heatmap(table, how=how)
+        titles[how] = ax.get_title()
+        plt.close(ax.figure)
+    assert titles[None] == "Repurchase rate (% of cohort) (blank: month not over yet)"
+    assert titles["on"].startswith("Share of cohort repurchasing in each month")
+    assert titles["cumulative"].startswith("Share of cohort repurchased within k months")
+    ax = plot_cohort_heatmap(table, period="Q")  # an explicit period wins over the dates
+    try:
+        assert ax.get_xlabel() == "Quarters since first order"
+    finally:
+        plt.close(ax.figure)
+    with pytest.raises(CrmDataError, match=r"The 'period' parameter must be one of"):
+        plot_cohort_heatmap(table, period="Y")
+
+
+@pytest.mark.parametrize(
+    ("cohorts", "period", "label"),
+    [
+        (["2024-01-01", "2024-02-01"], "M", "Months since first order"),
+        (["2024-01-01", "2024-07-01"], "Q", "Quarters since first order"),
+        (["2024-01-01", "2024-03-01"], "M", "Months since first order"),  # 2 months apart
+        (["2024-01-01"], "M", "Months since first order"),
+        (["2024-01-08", "2024-01-22"], "W", "Weeks since first order"),
+        (["2024-01-10", "2024-01-20"], None, "Periods since first order"),
+    ],
+)
+def test_plots_infer_the_period_from_cohort_dates(cohorts, period, label):
+    import matplotlib.pyplot as plt
+
+    from crm_analytics.plots.cohorts import plot_repurchase_curves
+
+    table = pd.DataFrame({"cohort": pd.to_datetime(cohorts), "period": 0, "cohort_size": 1,
+                          "customers": 0, "rate": 0.0, "complete": True})
+    ax = plot_repurchase_curves(table)
+    try:
+        assert ax.get_xlabel() == label
+    finally:
+        plt.close(ax.figure)
 
 
 def test_plots_do_not_change_global_state(tiny_orders):

@@ -90,8 +90,9 @@ def test_rfm_frame_with_extra_tables(tmp_path, summary):
     got = back.set_index("customer_id")["total_amount"]
     np.testing.assert_allclose(got.loc[summary["customer_id"]], summary["total_amount"])
     names = {p.name for p in paths[1:]}
-    assert names == {f"rfm_{code}.csv" for code in rfm["segment"].unique()}
-    assert (back["segment_name"] == rfm.set_index("customer_id")
+    table = rfm.assignments
+    assert names == {f"rfm_{code}.csv" for code in table["segment"].unique()}
+    assert (back["segment_name"] == table.set_index("customer_id")
             .loc[back["customer_id"], "segment_name"].to_numpy()).all()
 
 
@@ -105,9 +106,10 @@ def test_columns_selection(tmp_path, result):
 
 def test_does_not_mutate(tmp_path, summary):
     rfm = rfm_segments(summary)
-    before, before_s = rfm.copy(), summary.copy()
+    before, before_s = rfm.assignments.copy(), summary.copy()
     export_segments(rfm, tmp_path / "x.csv", extra=summary, excel_safe_ids=True)
-    pd.testing.assert_frame_equal(rfm, before)
+    export_segments(rfm.assignments, tmp_path / "y.csv")
+    pd.testing.assert_frame_equal(rfm.assignments, before)
     pd.testing.assert_frame_equal(summary, before_s)
 
 

@@ -142,11 +142,11 @@ def test_q_below_one_is_refused():
 
 
 def test_predict_ltv_equals_lifetimes_clv_weekly(weekly, churn, spend):
-    ltv = predict_ltv(weekly, churn, spend, horizon_months=12, monthly_discount_rate=0.01)
+    ltv = predict_ltv(weekly, churn_model=churn, spend_model=spend, horizon_months=12,
+                      monthly_discount_rate=0.01)
     _, _, clv, _ = lifetimes_reference(weekly, time=12, discount_rate=0.01, freq="W")
     np.testing.assert_allclose(ltv["ltv"], clv, rtol=1e-9)
-    assert ltv.attrs["ltv_basis"] == "revenue"
-    assert ltv.attrs["days_per_month"] == pytest.approx(30.415)
+    assert DAYS_PER_MONTH == pytest.approx(30.415)
     assert ltv.columns.tolist() == ["customer_id", "expected_orders",
                                     "expected_spend_per_order", "expected_revenue",
                                     "expected_margin", "ltv"]
@@ -155,7 +155,8 @@ def test_predict_ltv_equals_lifetimes_clv_weekly(weekly, churn, spend):
 
 def test_predict_ltv_equals_lifetimes_clv_daily_with_its_month(daily):
     churn, spend = fit_churn_model(daily), fit_spend_model(daily)
-    ltv = predict_ltv(daily, churn, spend, horizon_months=6, monthly_discount_rate=0.02,
+    ltv = predict_ltv(daily, churn_model=churn, spend_model=spend, horizon_months=6,
+                      monthly_discount_rate=0.02,
                       days_per_month=30)
     _, _, clv, _ = lifetimes_reference(daily, time=6, discount_rate=0.02, freq="D")
     np.testing.assert_allclose(ltv["ltv"], clv, rtol=1e-9)
@@ -163,11 +164,12 @@ def test_predict_ltv_equals_lifetimes_clv_daily_with_its_month(daily):
 
 def test_time_unit_does_not_change_ltv(weekly, daily, churn, spend):
     """The 7x trap of lifetimes #215/#233 cannot happen: units come from the model."""
-    by_week = predict_ltv(weekly, churn, spend)
-    by_day = predict_ltv(daily, fit_churn_model(daily), fit_spend_model(daily))
+    by_week = predict_ltv(weekly, churn_model=churn, spend_model=spend)
+    by_day = predict_ltv(daily, churn_model=fit_churn_model(daily),
+                         spend_model=fit_spend_model(daily))
     np.testing.assert_allclose(by_day["ltv"], by_week["ltv"], rtol=1e-9)
     # a daily summary valued with the weekly model: same again
-    mixed = predict_ltv(daily, churn, spend)
+    mixed = predict_ltv(daily, churn_model=churn, spend_model=spend)
     np.testing.assert_allclose(mixed["ltv"], by_week["ltv"], rtol=1e-12)
     # lifetimes' default freq="D" on this weekly data is the documented error
     _, _, wrong, _ = lifetimes_reference(weekly, time=12, discount_rate=0.01)
@@ -175,7 +177,8 @@ def test_time_unit_does_not_change_ltv(weekly, daily, churn, spend):
 
 
 def test_predict_ltv_parts(weekly, churn, spend):
-    ltv = predict_ltv(weekly, churn, spend, horizon_months=3, monthly_discount_rate=0.0)
+    ltv = predict_ltv(weekly, churn_model=churn, spend_model=spend, horizon_months=3,
+                      monthly_discount_rate=0.0)
     f, r, T = weekly["frequency"], weekly["recency"], weekly["T"]
     horizon = 3 * DAYS_PER_MONTH / 7
     np.testing.assert_allclose(ltv["expected_orders"],
@@ -187,54 +190,122 @@ def test_predict_ltv_parts(weekly, churn, spend):
                                ltv["expected_orders"] * ltv["expected_spend_per_order"])
     # without discounting, LTV is the expected revenue
     np.testing.assert_allclose(ltv["ltv"], ltv["expected_revenue"], rtol=1e-12)
-    discounted = predict_ltv(weekly, churn, spend, horizon_months=3)
+    discounted = predict_ltv(weekly, churn_model=churn, spend_model=spend, horizon_months=3)
     assert (discounted["ltv"] < ltv["ltv"]).all()
     assert (discounted["ltv"] > ltv["ltv"] / 1.01**3).all()
 
 
 def test_predict_ltv_in_margin(with_margin):
     churn, spend = fit_churn_model(with_margin), fit_spend_model(with_margin)
-    ltv = predict_ltv(with_margin, churn, spend)
-    revenue_based = predict_ltv(with_margin.drop(columns="total_margin"), churn, spend)
+    ltv = predict_ltv(with_margin, churn_model=churn, spend_model=spend)
+    revenue_based = predict_ltv(with_margin.drop(columns="total_margin"), churn_model=churn,
+                                spend_model=spend)
     rate = np.where(with_margin["customer_id"].astype(int) % 2 == 0, 0.5, 0.3)
     # customers who paid nothing (CDNOW has a few zero amounts) get the shop's margin rate
     free = with_margin["total_amount"].to_numpy() == 0
     assert free.sum() > 0
     rate[free] = with_margin["total_margin"].sum() / with_margin["total_amount"].sum()
-    assert ltv.attrs["ltv_basis"] == "margin"
-    assert revenue_based.attrs["ltv_basis"] == "revenue"
+    assert ltv["expected_margin"].notna().all()  # ltv is on margin
+    assert revenue_based["expected_margin"].isna().all()  # on revenue
     np.testing.assert_allclose(ltv["ltv"], revenue_based["ltv"] * rate, rtol=1e-9)
     np.testing.assert_allclose(ltv["expected_margin"], ltv["expected_revenue"] * rate,
                                rtol=1e-9)
-    flat = predict_ltv(with_margin.drop(columns="total_margin"), churn, spend,
+    flat = predict_ltv(with_margin.drop(columns="total_margin"), churn_model=churn,
+                       spend_model=spend,
                        margin_rate=0.4)
-    assert flat.attrs["ltv_basis"] == "margin"
+    assert flat["expected_margin"].notna().all()
     np.testing.assert_allclose(flat["ltv"], revenue_based["ltv"] * 0.4)
-    with pytest.raises(CrmDataError, match="'total_margin' column.*margin_rate=0.4"):
-        predict_ltv(with_margin, churn, spend, margin_rate=0.4)
+    with pytest.raises(CrmDataError, match="'total_margin' column.*margin_rate=0.4 was also"):
+        predict_ltv(with_margin, churn_model=churn, spend_model=spend, margin_rate=0.4)
 
 
 def test_predict_ltv_does_not_mutate(weekly, churn, spend):
     before = weekly.copy()
-    predict_ltv(weekly, churn, spend)
+    predict_ltv(weekly, churn_model=churn, spend_model=spend)
     pd.testing.assert_frame_equal(weekly, before)
 
 
 def test_predict_ltv_errors(weekly, churn, spend):
     with pytest.raises(CrmDataError, match="must be a ChurnModel"):
-        predict_ltv(weekly, spend, spend)
+        predict_ltv(weekly, churn_model=spend, spend_model=spend)
     with pytest.raises(CrmDataError, match="must be a SpendModel"):
-        predict_ltv(weekly, churn, churn)
+        predict_ltv(weekly, churn_model=churn, spend_model=churn)
     with pytest.raises(CrmDataError, match="'horizon_months' parameter"):
-        predict_ltv(weekly, churn, spend, horizon_months=2.5)
+        predict_ltv(weekly, churn_model=churn, spend_model=spend, horizon_months=2.5)
     with pytest.raises(CrmDataError, match="'horizon_months' parameter"):
-        predict_ltv(weekly, churn, spend, horizon_months=0)
+        predict_ltv(weekly, churn_model=churn, spend_model=spend, horizon_months=0)
     with pytest.raises(CrmDataError, match="'monthly_discount_rate' parameter"):
-        predict_ltv(weekly, churn, spend, monthly_discount_rate=-0.1)
+        predict_ltv(weekly, churn_model=churn, spend_model=spend, monthly_discount_rate=-0.1)
     with pytest.raises(CrmDataError, match="'margin_rate' parameter"):
-        predict_ltv(weekly, churn, spend, margin_rate=30)
+        predict_ltv(weekly, churn_model=churn, spend_model=spend, margin_rate=30)
     with pytest.raises(CrmDataError, match=r"missing column\(s\) \['monetary_value'\]"):
-        predict_ltv(weekly.drop(columns="monetary_value"), churn, spend)
+        predict_ltv(weekly.drop(columns="monetary_value"), churn_model=churn, spend_model=spend)
+
+
+def test_predict_ltv_old_positional_models_warn(weekly, churn, spend):
+    new = predict_ltv(weekly, churn_model=churn, spend_model=spend, horizon_months=3)
+    with pytest.warns(DeprecationWarning, match="pass them by keyword"):
+        old = predict_ltv(weekly, churn, spend, horizon_months=3)
+    pd.testing.assert_frame_equal(old, new)
+    with pytest.warns(DeprecationWarning):
+        half = predict_ltv(weekly, churn, spend_model=spend, horizon_months=3)
+    pd.testing.assert_frame_equal(half, new)
+    with pytest.raises(TypeError, match="twice"):
+        predict_ltv(weekly, churn, spend, churn_model=churn)
+
+
+def test_score_customers_on_pandas_joins_scores_and_ltv(cdnow, weekly, churn, spend):
+    from crm_analytics.churn import churn_scores
+    from crm_analytics.ltv import score_customers
+
+    got = score_customers(cdnow, as_of=CAL_END, churn_model=churn, spend_model=spend,
+                          horizon=60, horizon_months=6)
+    scores = churn_scores(weekly, churn_model=churn, horizon=60)
+    ltv = predict_ltv(weekly, churn_model=churn, spend_model=spend, horizon_months=6)
+    pd.testing.assert_frame_equal(got[scores.columns], scores, rtol=1e-12)
+    assert got.columns.tolist() == [*scores.columns, "ltv_expected_orders",
+                                    "expected_spend_per_order", "expected_revenue",
+                                    "expected_margin", "ltv"]
+    np.testing.assert_allclose(got["ltv_expected_orders"], ltv["expected_orders"], rtol=1e-12)
+    np.testing.assert_allclose(got["ltv"], ltv["ltv"], rtol=1e-12)
+    only_churn = score_customers(cdnow, as_of=CAL_END, churn_model=churn, horizon=60)
+    pd.testing.assert_frame_equal(only_churn, got[scores.columns])
+    with pytest.raises(CrmDataError, match="'churn_model' argument must be a ChurnModel"):
+        score_customers(cdnow, churn_model="bgnbd")
+    with pytest.raises(CrmDataError, match="'spend_model' argument must be a SpendModel"):
+        score_customers(cdnow, churn_model=churn, spend_model=churn)
+    with pytest.raises(CrmDataError, match="only for engine sources"):
+        score_customers(cdnow, churn_model=churn, output="native")
+
+
+def test_spend_and_margin_rules_give_numpy_and_sql_from_one_definition(spend):
+    import duckdb
+
+    from crm_analytics.ltv import margin_rule
+
+    rule = spend.spend_rule()
+    x, m = np.array([0, 1, 4, 9]), np.array([0.0, 12.5, 30.0, 7.25])
+    frame = pd.DataFrame({"frequency": x, "monetary_value": m,
+                          "total_margin": [0.0, 5.0, 40.0, 1.0],
+                          "total_amount": [0.0, 25.0, 120.0, 72.5]})
+    con = duckdb.connect()
+    con.register("s", frame)
+    sql = con.execute(f"SELECT {rule.sql('s.frequency', 's.monetary_value')} AS v "
+                      "FROM s").df()["v"].to_numpy()
+    np.testing.assert_allclose(sql, rule.evaluate(x, m), rtol=1e-15)
+    np.testing.assert_allclose(rule.evaluate(x, m), spend.expected_spend(x, m), rtol=0)
+    column = margin_rule(has_margin=True, margin_rate=None)
+    rates = column.rates(4, frame["total_margin"], frame["total_amount"])
+    shop = 46.0 / 217.5
+    assert rates[0] == pytest.approx(shop)  # nothing paid: the shop's rate
+    sql = con.execute(f"SELECT {column.sql('s', shop)} AS v FROM s").df()["v"].to_numpy()
+    np.testing.assert_allclose(sql, rates, rtol=1e-15)
+    flat = margin_rule(has_margin=False, margin_rate=0.25)
+    assert flat.sql() == "0.25" and (flat.rates(2) == 0.25).all()
+    unknown = margin_rule(has_margin=False, margin_rate=None)
+    assert unknown.basis == "revenue" and unknown.sql() is None
+    with pytest.raises(CrmDataError, match="margin_rate=0.3 was also given"):
+        margin_rule(has_margin=True, margin_rate=0.3)
 
 
 # --------------------------------------------------------------------------- formula
@@ -244,35 +315,34 @@ def test_formula_ltv_by_hand():
     s = pd.DataFrame({"customer_id": ["a", "b", "c"], "n_orders": [4, 1, 6],
                       "T": [730.5, 30.0, 365.25], "total_amount": [400.0, 50.0, 600.0],
                       "total_margin": [100.0, 10.0, 120.0]})
-    s.attrs["time_unit"] = "D"
-    out = formula_ltv(s, lifetime_years=2.5)
+    out = formula_ltv(s, lifetime_years=2.5, time_unit="D")
     # a: 2 orders/year x 25 margin/order x 2.5 years; b: floor of 1 year observed
     np.testing.assert_allclose(out["orders_per_year"], [2.0, 1.0, 6.0])
     np.testing.assert_allclose(out["margin_per_order"], [25.0, 10.0, 20.0])
     np.testing.assert_allclose(out["ltv"], [125.0, 25.0, 300.0])
-    assert out.attrs["margin_source"] == "margin column"
-    assert out.attrs["lifetime_source"] == "given"
+    assert (out["lifetime_years"] == 2.5).all()
     weekly = s.assign(T=s["T"] / 7)
-    weekly.attrs["time_unit"] = "W"
-    pd.testing.assert_frame_equal(formula_ltv(weekly, lifetime_years=2.5), out,
+    pd.testing.assert_frame_equal(formula_ltv(weekly, lifetime_years=2.5, time_unit="W"), out,
                                   check_like=True)
-    no_floor = formula_ltv(s, lifetime_years=2.5, min_years_observed=30 / 365.25)
+    no_floor = formula_ltv(s, lifetime_years=2.5, min_years_observed=30 / 365.25,
+                           time_unit="D")
     assert no_floor.loc[1, "orders_per_year"] == pytest.approx(365.25 / 30)
 
 
-def test_formula_ltv_estimated_lifetime(with_margin):
-    s = with_margin.copy()
-    s.attrs = dict(with_margin.attrs)
-    # move as_of a year after the start so some customers existed "a year ago"
-    s.attrs["as_of"] = pd.Timestamp("1998-01-31")
+def test_formula_ltv_estimated_lifetime(cdnow):
+    # as_of a year after the start, so some customers existed "a year ago"
+    rate = np.where(cdnow["customer_id"].astype(int) % 2 == 0, 0.5, 0.3)
+    s = customer_summary(cdnow.assign(margin=cdnow["amount"] * rate), as_of="1998-01-31")
     years, retention, n = estimate_lifetime_years(s)
+    assert estimate_lifetime_years(s, as_of="1998-01-31") == (years, retention, n)
+    with pytest.raises(CrmDataError, match="disagrees with the summary"):
+        estimate_lifetime_years(s, as_of="1998-02-01")
     cut = pd.Timestamp("1998-01-31") - pd.Timedelta(days=365)
     old = s[s["first_order"] <= cut]
     assert n == len(old) and n > 0
     assert retention == pytest.approx((old["last_order"] > cut).mean())
     assert years == pytest.approx(1 / (1 - retention))
     out = formula_ltv(s, lifetime_years="estimate")
-    assert out.attrs["lifetime_source"] == "estimated"
     assert (out["lifetime_years"] == years).all()
 
 
@@ -290,7 +360,6 @@ def test_formula_ltv_errors(weekly, with_margin):
     with pytest.raises(CrmDataError, match=r"missing column\(s\) \['n_orders'\]"):
         formula_ltv(weekly.drop(columns="n_orders"), lifetime_years=3, margin_rate=0.3)
     bad = weekly.assign(n_orders=0)
-    bad.attrs = dict(weekly.attrs)
     with pytest.raises(CrmDataError, match="'n_orders' must be >= 1"):
         formula_ltv(bad, lifetime_years=3, margin_rate=0.3)
 
@@ -298,11 +367,9 @@ def test_formula_ltv_errors(weekly, with_margin):
 def test_estimate_lifetime_all_retained():
     s = pd.DataFrame({"first_order": pd.to_datetime(["2022-01-01"]),
                       "last_order": pd.to_datetime(["2023-12-01"])})
-    s.attrs["as_of"] = pd.Timestamp("2023-12-31")
     with pytest.raises(CrmDataError, match="retention 100%"):
-        estimate_lifetime_years(s)
-    s.attrs = {}
-    with pytest.raises(CrmDataError, match="days_since_last_order"):
+        estimate_lifetime_years(s, as_of="2023-12-31")
+    with pytest.raises(CrmDataError, match="Pass as_of=<date>"):
         estimate_lifetime_years(s)
 
 
@@ -320,10 +387,14 @@ def test_plots(weekly, churn, spend):
 
     from crm_analytics.plots.ltv import plot_ltv_by_group, plot_ltv_distribution
 
-    ltv = predict_ltv(weekly, churn, spend)
-    ax = plot_ltv_distribution(ltv, currency="USD")
+    ltv = predict_ltv(weekly, churn_model=churn, spend_model=spend)
+    ax = plot_ltv_distribution(ltv, currency="USD", horizon_months=12)
     assert isinstance(ax, Axes) and ax.get_xlabel() == "ltv (USD)"
     assert "revenue, 12 months, discounted" in ax.get_title()
+    ax = plot_ltv_distribution(ltv.rename(columns={"expected_orders": "expected_orders_6m"}))
+    assert "(revenue, 6 months, discounted)" in ax.get_title()
+    ax = plot_ltv_distribution(ltv[["customer_id", "ltv"]], basis="margin")
+    assert "(margin)" in ax.get_title()
     _, given = plt.subplots()
     assert plot_ltv_distribution(ltv, ax=given, log_scale=True) is given
     assert given.get_xscale() == "log"

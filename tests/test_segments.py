@@ -15,12 +15,13 @@ from crm_analytics._core.errors import CrmDataError
 from crm_analytics.segments import (
     CLASSIC_SEGMENTS,
     CN8_SEGMENTS,
+    RfmSegmentation,
     SegmentationResult,
-    _silhouettes,
     kmeans_segments,
     rfm_segments,
     segment_profiles,
 )
+from crm_analytics.segments.kmeans import _silhouettes
 
 
 def simulate_groups(sizes=(100, 200, 300), seed=1):
@@ -121,7 +122,7 @@ def test_stable_across_runs_and_row_permutations(cdnow_summary):
 def test_stable_across_thread_counts(cdnow_summary, monkeypatch):
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    import crm_analytics.segments as mod
+    import crm_analytics.segments.kmeans as mod
 
     monkeypatch.setattr(mod, "_SINGLE_THREAD_ROWS", 0)  # every fit on all OpenMP threads
     part = cdnow_summary.iloc[:800]
@@ -342,7 +343,7 @@ def classic_by_pattern(r: int, f: int) -> str:
 
 
 def test_classic_map_covers_grid_like_reference():
-    from crm_analytics.segments import _classic_codes
+    from crm_analytics.segments.rfm import _classic_codes
 
     r, f = np.meshgrid(np.arange(1, 6), np.arange(1, 6))
     codes = _classic_codes(r.ravel(), f.ravel())
@@ -357,7 +358,7 @@ def test_rfm_scores_match_qcut_on_distinct_values():
                       "days_since_last_order": rng.permutation(n) * 3,
                       "n_orders": rng.permutation(n) + 1,
                       "total_amount": rng.permutation(n) * 1.5})
-    out = rfm_segments(s)
+    out = rfm_segments(s).assignments
     ref_f = pd.qcut(s["n_orders"].rank(method="first"), 5, labels=False) + 1
     ref_r = 5 - pd.qcut(s["days_since_last_order"].rank(method="first"), 5, labels=False)
     np.testing.assert_array_equal(out["F"], ref_f)
@@ -367,7 +368,7 @@ def test_rfm_scores_match_qcut_on_distinct_values():
 
 
 def test_rfm_ties_share_a_score(cdnow_summary):
-    out = rfm_segments(cdnow_summary)
+    out = rfm_segments(cdnow_summary).assignments
     assert out.groupby("n_orders")["F"].nunique().max() == 1
     assert out.groupby("days_since_last_order")["R"].nunique().max() == 1
     assert (out.loc[out["n_orders"] == 1, "F"] == 1).all()
@@ -382,7 +383,8 @@ def test_rfm_ties_share_a_score(cdnow_summary):
 
 @pytest.mark.parametrize("threshold", ["mean", "median"])
 def test_cn8_against_brute_force(cdnow_summary, threshold):
-    out = rfm_segments(cdnow_summary, scheme="cn8", threshold=threshold)
+    res = rfm_segments(cdnow_summary, scheme="cn8", threshold=threshold)
+    out = res.assignments
     stat = np.mean if threshold == "mean" else np.median
     s = cdnow_summary.set_index("customer_id").loc[out["customer_id"]]
     tr, tf, tm = (stat(s[c]) for c in ("days_since_last_order", "n_orders", "total_amount"))
@@ -390,7 +392,9 @@ def test_cn8_against_brute_force(cdnow_summary, threshold):
     expected = [names[(r < tr, f > tf, m > tm)] for r, f, m in
                 zip(s["days_since_last_order"], s["n_orders"], s["total_amount"], strict=True)]
     assert out["segment_name_zh"].tolist() == expected
-    assert out.attrs["thresholds"]["n_orders"] == pytest.approx(tf)
+    assert res.thresholds["n_orders"] == pytest.approx(tf)
+    assert (res.scheme, res.threshold, res.monetary) == ("cn8", threshold, "total_amount")
+    assert res.segment_order == tuple(CN8_SEGMENTS)
     assert out.loc[out["segment"] == "important_value", "segment_name"].iloc[0] == (
         "important value / 重要价值客户")
     assert {"R_high", "F_high", "M_high"} <= set(out.columns)
@@ -399,7 +403,8 @@ def test_cn8_against_brute_force(cdnow_summary, threshold):
 def test_rfm_permutation_invariant(cdnow_summary):
     a = rfm_segments(cdnow_summary, scheme="cn8")
     b = rfm_segments(cdnow_summary.sample(frac=1.0, random_state=1), scheme="cn8")
-    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a.assignments, b.assignments)
+    assert a.thresholds == pytest.approx(b.thresholds)
 
 
 def test_rfm_errors(cdnow_summary):
@@ -418,6 +423,92 @@ def test_rfm_profiles_in_scheme_order(cdnow_summary):
     prof = segment_profiles(rfm_segments(cdnow_summary))
     order = [c for c in CLASSIC_SEGMENTS if c in set(prof["segment"])]
     assert prof["segment"].tolist() == order
+
+
+
+def test_rfm_result_holds_settings_and_profiles(cdnow_summary):
+    res = rfm_segments(cdnow_summary, monetary="avg_order_value")
+    assert isinstance(res, RfmSegmentation)
+    assert (res.scheme, res.threshold, res.thresholds) == ("classic", "mean", {})
+    assert res.monetary == "avg_order_value" and res.segment_order == tuple(CLASSIC_SEGMENTS)
+    assert "avg_order_value" in res.assignments.columns
+    pd.testing.assert_frame_equal(res.profiles, segment_profiles(res.assignments))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.scheme = "cn8"
+
+
+def test_rfm_result_used_as_a_table_still_works_with_a_warning(cdnow_summary):
+    res = rfm_segments(cdnow_summary)
+    table = res.assignments
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the result's own fields never warn
+        assert res.assignments is table and res.profiles is not None
+    dep = r"rfm_segments\(\) now returns an RfmSegmentation.*\.assignments"
+    with pytest.warns(DeprecationWarning, match=dep):
+        pd.testing.assert_series_equal(res["segment"], table["segment"])
+    with pytest.warns(DeprecationWarning, match=dep):
+        assert len(res) == len(table)
+    with pytest.warns(DeprecationWarning, match=dep):
+        assert list(res) == list(table.columns)
+    with pytest.warns(DeprecationWarning, match=dep):
+        assert "segment" in res
+    with pytest.warns(DeprecationWarning, match=dep):
+        assert res.columns.tolist() == table.columns.tolist()
+    with pytest.warns(DeprecationWarning, match=dep):
+        merged = res.merge(cdnow_summary[["customer_id", "T"]], on="customer_id")
+    assert len(merged) == len(table)
+    with pytest.warns(DeprecationWarning, match=dep):
+        assert res.loc[0, "customer_id"] == table.loc[0, "customer_id"]
+    with pytest.raises(AttributeError):
+        res._repr_html_  # noqa: B018  (display hooks are not delegated)
+
+
+def test_profiles_from_aggregates_is_the_profile_table(cdnow_summary):
+    from crm_analytics.segments import profiles_from_aggregates
+
+    res = kmeans_segments(cdnow_summary, n_clusters=3)
+    a, cols = res.assignments, list(res.feature_columns.values())
+    g = a.groupby("segment")
+    names = res.profiles[["segment_name", "segment_name_en", "segment_name_zh"]]
+    table = profiles_from_aggregates(
+        [1, 2, 3], g.size().to_numpy(), n_customers=len(a), names=names,
+        means={c: g[c].mean().to_numpy() for c in cols},
+        medians={c: g[c].median().to_numpy() for c in cols},
+        revenue=g["total_amount"].sum().to_numpy())
+    pd.testing.assert_frame_equal(table, res.profiles)
+
+
+def test_transform_and_sql_assignment_match_predict(cdnow_summary):
+    import duckdb
+
+    from crm_analytics.segments import transform_features
+    from crm_analytics.segments.sql import (
+        nearest_segment_sql,
+        segment_distance_sql,
+        segment_name_sql,
+    )
+
+    res = kmeans_segments(cdnow_summary, n_clusters=4, max_fit_rows=500)
+    cols = list(res.feature_columns.values())
+    z, t = transform_features(cdnow_summary[cols].to_numpy(dtype=float), cols)
+    assert t.log_features == res.log_features
+    np.testing.assert_array_equal(t.mean, res.transform.mean)
+    np.testing.assert_allclose(res.transform.inverse(res.transform.apply(
+        cdnow_summary[cols].to_numpy(dtype=float))), cdnow_summary[cols], atol=1e-9)
+    dists = segment_distance_sql(res, dialect="duckdb")
+    con = duckdb.connect()
+    con.register("summary", cdnow_summary[["customer_id", *cols]])
+    d_cols = ", ".join(f"{d} AS d{i}" for i, d in enumerate(dists))
+    got = con.execute(
+        f"WITH d AS (SELECT s.*, {d_cols} FROM summary s), "
+        f"g AS (SELECT customer_id, "
+        f"{nearest_segment_sql([f'd{i}' for i in range(4)])} AS segment FROM d) "
+        f"SELECT customer_id, segment, {segment_name_sql(res, 'segment_name_zh')} AS zh "
+        "FROM g ORDER BY customer_id").df()
+    a = res.assignments
+    assert got["customer_id"].tolist() == a["customer_id"].tolist()
+    np.testing.assert_array_equal(got["segment"], a["segment"])
+    assert got["zh"].tolist() == a["segment_name_zh"].tolist()
 
 
 # --------------------------------------------------------------------------- plots

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from crm_analytics import CrmDataError
 from crm_analytics.sleeping import (
     STATUSES,
+    default_aov_threshold,
     member_status,
     reactivation,
     reminder_list,
@@ -162,9 +163,9 @@ def test_status_agrees_with_flow_and_brute_force(seed):
     assert status.set_index("customer_id")["status"].astype(str).to_dict() == brute_state(
         orders, as_of, 12, 4
     )
-    n_future = orders.groupby("customer_id")["order_date"].min().gt(as_of + pd.Timedelta(1, "D"))
-    assert status.attrs["n_not_yet_members"] == n_future.sum()
-    assert status.attrs["n_not_yet_members"] + len(status) == orders["customer_id"].nunique()
+    first = orders.groupby("customer_id")["order_date"].min()
+    members = first[first < as_of + pd.Timedelta(1, "D")].index
+    assert sorted(status["customer_id"]) == sorted(members)  # later customers: not members
 
 
 def test_status_columns_quality_and_give_up_after():
@@ -189,7 +190,8 @@ def test_status_columns_quality_and_give_up_after():
         "recent": "-", "repeat": "-",
     }
     median_aov = np.median([100, 5, 5, 20, 1, 50])
-    assert status.attrs["aov_threshold"] == median_aov == 12.5
+    assert default_aov_threshold(status) == median_aov == 12.5  # the threshold used
+    assert status.attrs == {}  # the settings are the parameters, never DataFrame.attrs
     assert status["quality"].astype("string").fillna("none").to_dict() == {
         "hi_aov": "high", "low": "low", "mid": "high", "old": "high", "recent": "none",
         "repeat": "high",
@@ -200,6 +202,103 @@ def test_status_columns_quality_and_give_up_after():
     assert strict["quality"].astype(str).to_dict()["repeat"] == "low"
     assert strict["quality"].astype(str).to_dict()["hi_aov"] == "high"
     assert list(strict["status"].cat.categories) == list(STATUSES)
+
+
+@pytest.mark.parametrize(("s", "r", "g"), [(9, 2, None), (9, 0, 0), (30, 29, 5), (1, 0, None)])
+def test_status_rule_numpy_and_sql_agree(s, r, g):
+    """One status rule: the NumPy codes and the generated SQL CASE give the same status."""
+    duckdb = pytest.importorskip("duckdb")
+    from crm_analytics.sleeping.rules import quality_codes, quality_sql, status_codes, status_sql
+
+    days = np.arange(0, 60)
+    aov = np.where(days % 3 == 0, 12.5, 7.0)
+    n = days % 4
+    frame = pd.DataFrame({"d": days, "aov": aov, "n": n})
+    con = duckdb.connect()
+    con.register("t", frame)
+    sql = con.execute(
+        f"SELECT {status_sql('d', sleep_after=s, remind_before=r, give_up_after=g)} AS st, "
+        f"{quality_sql('d', 'aov', 'n', sleep_after=s, aov_threshold=12.5, min_orders=2)} "
+        "AS q FROM t ORDER BY d").df()
+    codes = status_codes(days, sleep_after=s, remind_before=r, give_up_after=g)
+    assert sql["st"].tolist() == [STATUSES[c] for c in codes]
+    quality = quality_codes(days >= s, aov, n, aov_threshold=12.5, min_orders=2)
+    assert sql["q"].fillna("-").tolist() == [("high", "low")[c] if c >= 0 else "-"
+                                             for c in quality]
+    assert (codes >= 2).sum() == (days >= s).sum()  # asleep: sleeping or given_up
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"sleep_after": 12, "remind_before": 4, "give_up_after": 10, "min_orders": 3},
+     {"as_of": "2024-01-25", "aov_threshold": 10.0, "give_up_after": 0}],
+)
+def test_member_status_on_engine_equals_pandas(kwargs, tmp_path):
+    pytest.importorskip("duckdb")
+    orders = random_orders(3)
+    path = tmp_path / "orders.parquet"
+    orders.to_parquet(path)
+    want = member_status(orders, **kwargs)
+    got = member_status(str(path), **kwargs)
+    pd.testing.assert_frame_equal(want, got)
+    contacts = campaigns_table([("k1", c, "2024-02-01", "treatment") for c in
+                                want["customer_id"]] * 2)
+    pd.testing.assert_frame_equal(
+        member_status(orders, campaigns=contacts, give_up_contacts=2, **kwargs),
+        member_status(str(path), campaigns=contacts, give_up_contacts=2, **kwargs))
+
+
+def test_reminder_list_on_engine_and_refusals(tmp_path):
+    pytest.importorskip("duckdb")
+    orders = random_orders(4)
+    path = tmp_path / "orders.parquet"
+    orders.to_parquet(path)
+    last = orders.groupby("customer_id")["order_date"].max().dt.normalize()
+    on = last.min() + pd.Timedelta(days=8)  # day 12 - 4 of the earliest last order
+    want = reminder_list(orders, on=on, sleep_after=12, remind_before=4)
+    assert len(want) > 0
+    pd.testing.assert_frame_equal(want, reminder_list(str(path), on=on, sleep_after=12,
+                                                      remind_before=4))
+    for fn in (suggest_sleep_after, reactivation):
+        with pytest.raises(CrmDataError, match=f"{fn.__name__} is not available for "
+                                               "Parquet/DuckDB/Spark sources; load the orders"):
+            fn(str(path))
+
+
+def test_engine_status_sql_and_counts(tmp_path):
+    """What the engine report uses: the status columns and counts over a summary table."""
+    pytest.importorskip("duckdb")
+    from crm_analytics.backends import runner_for
+    from crm_analytics.sleeping.sql import (
+        default_aov_threshold_on_engine,
+        member_status_sql,
+        status_counts_on_engine,
+    )
+    from crm_analytics.summary.sql import customer_summary_sql
+
+    orders = random_orders(5)
+    path = tmp_path / "orders.parquet"
+    orders.to_parquet(path)
+    runner = runner_for(str(path))
+    as_of_day = int((orders["order_date"].max().normalize() - pd.Timestamp(0)).days)
+    summary = "(" + customer_summary_sql(runner, as_of_day=as_of_day, unit_days=1.0,
+                                         margin=False) + ")"
+    status = member_status(orders, sleep_after=12, remind_before=4, give_up_after=6)
+    threshold = default_aov_threshold_on_engine(runner, summary + " m")
+    assert threshold == default_aov_threshold(status)
+    counts = status_counts_on_engine(runner, summary, sleep_after=12, remind_before=4,
+                                     give_up_after=6)
+    assert counts.index.tolist() == list(STATUSES)
+    assert counts.to_dict() == status["status"].value_counts().reindex(
+        list(STATUSES), fill_value=0).to_dict()
+    cols = member_status_sql(sleep_after=12, remind_before=4, give_up_after=6,
+                             aov_threshold=threshold)
+    got = runner.fetch(f"SELECT s.customer_id, {cols['quality']} AS quality, "
+                       f"{cols['sleep_day']} AS sleep_day FROM {summary} s ORDER BY 1")
+    assert got["quality"].fillna("-").tolist() == status["quality"].astype(
+        "string").fillna("-").tolist()
+    sleep_date = pd.to_datetime(got["sleep_day"], unit="D")
+    assert sleep_date.tolist() == status["sleep_date"].tolist()
 
 
 def test_pre_sleep_boundaries():
@@ -243,7 +342,7 @@ def test_give_up_by_contacts():
     assert status["status"].astype(str).to_dict() == {
         "a": "sleeping", "b": "sleeping", "c": "active", "d": "given_up",
     }
-    assert status.attrs["n_contacts_unmatched"] == 1
+    assert "zz" not in status.index  # contacts of non-members are ignored
     two = member_status(orders, as_of="2024-02-20", sleep_after=10, remind_before=3,
                         campaigns=contacts, give_up_contacts=2)
     assert (two["status"] == "given_up").sum() == 3
@@ -476,6 +575,9 @@ def test_bad_status_parameters(small_orders):
         member_status(small_orders, min_orders=0)
     with pytest.raises(CrmDataError, match="'as_of' parameter must be a date"):
         member_status(small_orders, as_of="yesterday-ish")
+    for bad in (float("nan"), float("inf"), "12", True):
+        with pytest.raises(CrmDataError, match="'aov_threshold' parameter must be a finite"):
+            member_status(small_orders, aov_threshold=bad)
 
 
 def test_bad_campaign_tables(small_orders):

@@ -1,4 +1,9 @@
-"""Campaign rules both paths share: audience ids and the outcome windows."""
+"""Campaign rules both paths (pandas and SQL) share: audience ids, metrics, the outcome
+windows and where margin comes from.
+
+Each rule is written once here; :mod:`crm_analytics.campaigns.outcomes` applies it to
+pandas orders with NumPy and :mod:`crm_analytics.campaigns.sql` generates its SQL form.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,23 @@ from crm_analytics._core.checks import format_examples, require_columns
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.orders.validate import ids_as_text, null_ids
 
-__all__ = ["check_windows", "member_ids"]
+__all__ = [
+    "METRICS",
+    "MARGIN_SOURCES",
+    "check_windows",
+    "margin_source",
+    "margin_sql",
+    "margin_values",
+    "member_ids",
+    "outcome_windows",
+]
+
+#: Outcome metrics per audience member over the window.
+METRICS = ("conversion", "orders", "revenue", "margin")
+
+#: Where each order's margin comes from: its ``margin`` column; that column, with
+#: ``amount * margin_rate`` where it is missing; ``amount * margin_rate`` alone.
+MARGIN_SOURCES = ("margin", "margin_or_rate", "rate")
 
 
 def member_ids(table: pd.DataFrame, what: str) -> np.ndarray:
@@ -49,3 +70,74 @@ def check_windows(window_days: object, pre_days: object) -> int:
         raise CrmDataError(f"The 'pre_days' parameter must be an int >= 1. "
                            f"Got {pre_days!r} instead.")
     return int(pre_days)
+
+
+def outcome_windows(window_days: int, pre_days: int) -> dict[str, tuple[int, int]]:
+    """Column prefix -> half-open day range ``[lo, hi)`` relative to the start day.
+
+    ``""``: the campaign window ``[0, window_days)``; ``"pre_"``: the pre-period
+    ``[-pre_days, 0)``. Orders after ``as_of`` count in neither.
+
+    Examples
+    --------
+    >>> outcome_windows(30, 90)
+    {'': (0, 30), 'pre_': (-90, 0)}
+    """
+    return {"": (0, int(window_days)), "pre_": (-int(pre_days), 0)}
+
+
+def margin_source(
+    *, has_margin_column: bool, n_missing: int, margin_rate: float | None
+) -> tuple[str | None, str | None]:
+    """Where margin comes from (one of :data:`MARGIN_SOURCES`, None: unknown) and a note.
+
+    ``n_missing`` counts the audience's orders (window and pre-period) whose ``margin``
+    is missing.
+
+    Examples
+    --------
+    >>> margin_source(has_margin_column=True, n_missing=0, margin_rate=None)
+    ('margin', None)
+    >>> margin_source(has_margin_column=True, n_missing=2, margin_rate=0.3)[0]
+    'margin_or_rate'
+    >>> margin_source(has_margin_column=False, n_missing=0, margin_rate=None)[0] is None
+    True
+    """
+    if has_margin_column:
+        if n_missing and margin_rate is not None:
+            return "margin_or_rate", f"{n_missing} orders without margin use amount x margin_rate."
+        if n_missing:
+            return None, (f"{n_missing} of the audience's orders have no margin, so margin and "
+                          "ROI are not computed; fill the margin column or pass margin_rate.")
+        if margin_rate is not None:
+            return "margin", "margin_rate is ignored: the orders have a margin column."
+        return "margin", None
+    if margin_rate is not None:
+        return "rate", None
+    return None, ("The orders have no margin column and margin_rate was not given, so "
+                  "incremental margin and ROI are not computed.")
+
+
+def margin_values(source: str | None, amount: np.ndarray, margin: np.ndarray | None,
+                  margin_rate: float | None) -> np.ndarray:
+    """Margin per order from ``source`` (NumPy form of :func:`margin_sql`); NaN if None."""
+    if source == "margin":
+        return margin
+    if source == "margin_or_rate":
+        return np.where(np.isnan(margin), amount * margin_rate, margin)
+    if source == "rate":
+        return amount * margin_rate
+    return np.full(len(amount), np.nan)
+
+
+def margin_sql(source: str, margin_rate: float | None) -> str:
+    """SQL expression of an order's margin from ``source`` (see :func:`margin_values`).
+
+    Examples
+    --------
+    >>> margin_sql("margin_or_rate", 0.3)
+    'COALESCE(margin, amount * 0.3)'
+    """
+    rate = f"amount * {float(margin_rate or 0)!r}"
+    return {"margin": "margin", "margin_or_rate": f"COALESCE(margin, {rate})",
+            "rate": rate}[source]

@@ -1,5 +1,6 @@
 """Statistics behind campaign lift: Welch intervals, delta-method relative lift, CUPED,
-sample-ratio mismatch, multiple-comparison adjustment and holdout planning.
+sample-ratio mismatch and multiple-comparison adjustment (holdout planning is in
+:mod:`crm_analytics.campaigns.holdout`).
 
 Conventions follow GrowthBook / Eppo (see REFERENCE.md, "Campaign lift"):
 
@@ -27,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from crm_analytics._core.checks import check_fraction, check_positive
+from crm_analytics._core.checks import check_fraction
 from crm_analytics._core.errors import CrmDataError
 
 
@@ -38,14 +39,13 @@ def scipy_stats():
     return stats
 
 __all__ = [
+    "SRM_ALPHA",
     "ConfidenceInterval",
-    "HoldoutPlan",
     "LiftResult",
     "LiftStatistics",
     "adjust_p_values",
-    "holdout_tradeoff",
     "lift_statistics",
-    "plan_holdout",
+    "scipy_stats",
     "srm_test",
 ]
 
@@ -319,221 +319,6 @@ def adjust_p_values(p_values: Sequence[float] | np.ndarray, method: str = "holm"
     adj[order] = np.minimum(stepped, 1.0)
     out[ok] = adj
     return out
-
-
-@dataclass(frozen=True, eq=False)
-class HoldoutPlan:
-    """Result of :func:`plan_holdout`: a holdout share and the effect it can detect.
-
-    Attributes
-    ----------
-    audience_size, n_treatment, n_control : int
-    holdout : float
-        Control share.
-    mde : float
-        Minimum detectable absolute effect per member.
-    relative_mde : float
-        ``mde / baseline_mean``.
-    baseline_mean, baseline_sd, power, alpha, variance_reduction, metric
-        The settings used.
-    feasible : bool
-        False when no split of this audience detects the requested effect; then
-        ``holdout`` is 0.5 (the most sensitive split) and ``mde`` what it detects.
-    """
-
-    audience_size: int
-    holdout: float
-    n_treatment: int
-    n_control: int
-    mde: float
-    relative_mde: float
-    baseline_mean: float
-    baseline_sd: float
-    power: float
-    alpha: float
-    variance_reduction: float
-    metric: str
-    feasible: bool = True
-
-    def summary(self) -> str:
-        """The plan in plain words."""
-        if self.metric == "conversion":
-            effect = f"{self.mde * 100:.3g} percentage points"
-            base = f"{self.baseline_mean:.1%}"
-        else:
-            effect = f"{self.mde:.3g} in {self.metric} per member"
-            base = f"{self.baseline_mean:.3g}"
-        text = (
-            f"With {self.audience_size:,} members and a {self.holdout:.1%} holdout "
-            f"({self.n_control:,} control, {self.n_treatment:,} treated), a lift of "
-            f"{effect} ({self.relative_mde:+.1%} on a baseline of {base}) is detected "
-            f"with {self.power:.0%} power at a {self.alpha:.0%} two-sided significance level."
-        )
-        if not self.feasible:
-            text += " Even a 50/50 split cannot detect the requested effect: it is too small."
-        return text
-
-
-def _effect_sd(
-    metric: str, baseline_mean: float, baseline_sd: float | None, variance_reduction: float
-) -> tuple[float, float]:
-    """The per-member standard deviation, raw and after the CUPED reduction."""
-    if baseline_sd is None:
-        if metric != "conversion":
-            raise CrmDataError(
-                "baseline_sd is needed for metric "
-                f"{metric!r} (only conversion derives it from the baseline rate). Use the "
-                "control group's standard deviation of a past campaign (LiftResult.sd_control)."
-            )
-        if not 0 < baseline_mean < 1:
-            raise CrmDataError(
-                f"For metric='conversion' baseline_mean is a rate in (0, 1). Got {baseline_mean!r}."
-            )
-        baseline_sd = float(np.sqrt(baseline_mean * (1 - baseline_mean)))
-    check_positive(baseline_sd, "baseline_sd")
-    if not 0 <= variance_reduction < 1:
-        raise CrmDataError(
-            f"The 'variance_reduction' parameter must be in [0, 1). Got {variance_reduction!r}."
-        )
-    return float(baseline_sd), float(baseline_sd * np.sqrt(1 - variance_reduction))
-
-
-def plan_holdout(
-    audience_size: int,
-    *,
-    baseline_mean: float,
-    baseline_sd: float | None = None,
-    mde: float | None = None,
-    holdout: float | None = None,
-    power: float = 0.8,
-    alpha: float = 0.05,
-    variance_reduction: float = 0.0,
-    metric: str = "conversion",
-) -> HoldoutPlan:
-    """Holdout share needed for an effect, or the effect a holdout share can detect.
-
-    Give exactly one of ``mde`` and ``holdout``. Uses the two-sided normal
-    approximation ``mde = (z_{1-alpha/2} + z_power) * sd * sqrt(1/n_T + 1/n_C)`` with the
-    same standard deviation in both groups.
-
-    Parameters
-    ----------
-    audience_size : int
-        Members the campaign will target (treatment plus control).
-    baseline_mean : float
-        Expected per-member outcome without the campaign (the control mean of a past
-        campaign; a rate for conversion).
-    baseline_sd : float, optional
-        Per-member standard deviation; derived as ``sqrt(p (1 - p))`` for conversion.
-    mde : float, optional
-        Smallest absolute lift per member worth detecting -> the holdout share.
-    holdout : float, optional
-        Control share -> the minimum detectable effect.
-    power : float, default 0.8
-    alpha : float, default 0.05
-    variance_reduction : float, default 0.0
-        Expected CUPED variance reduction (``LiftResult.variance_reduction`` of a past
-        campaign); shrinks the standard deviation by ``sqrt(1 - variance_reduction)``.
-    metric : str, default "conversion"
-        Only changes how ``baseline_sd`` is derived and how the plan is worded.
-
-    Returns
-    -------
-    HoldoutPlan
-
-    Examples
-    --------
-    >>> plan = plan_holdout(20_000, baseline_mean=0.05, holdout=0.1)
-    >>> round(plan.mde, 4), plan.n_control
-    (0.0144, 2000)
-    >>> round(plan_holdout(20_000, baseline_mean=0.05, mde=plan.mde).holdout, 3)
-    0.1
-    """
-    if not (isinstance(audience_size, int | np.integer) and audience_size >= 4):
-        raise CrmDataError(
-            f"The 'audience_size' parameter must be an int >= 4. Got {audience_size!r}."
-        )
-    check_fraction(power, "power")
-    check_fraction(alpha, "alpha")
-    sd, sd_eff = _effect_sd(metric, baseline_mean, baseline_sd, variance_reduction)
-    z = scipy_stats().norm.ppf(1 - alpha / 2) + scipy_stats().norm.ppf(power)
-    n = int(audience_size)
-    feasible = True
-    if (mde is None) == (holdout is None):
-        raise CrmDataError(
-            "Give exactly one of 'mde' (to get the holdout share) and 'holdout' "
-            "(to get the minimum detectable effect)."
-        )
-    if mde is not None:
-        check_positive(mde, "mde")
-        k = (mde / (z * sd_eff)) ** 2  # required 1/n_T + 1/n_C
-        disc = 1 - 4 / (n * k)
-        if disc < 0:
-            feasible, holdout = False, 0.5
-        else:
-            holdout = (1 - np.sqrt(disc)) / 2
-    check_fraction(holdout, "holdout")
-    n_control = n * holdout
-    detectable = z * sd_eff * np.sqrt(1 / (n - n_control) + 1 / n_control)
-    return HoldoutPlan(
-        audience_size=n,
-        holdout=float(holdout),
-        n_treatment=int(round(n - n_control)),
-        n_control=int(round(n_control)),
-        mde=float(detectable),
-        relative_mde=float(detectable / baseline_mean) if baseline_mean else float("nan"),
-        baseline_mean=float(baseline_mean),
-        baseline_sd=sd,
-        power=power,
-        alpha=alpha,
-        variance_reduction=float(variance_reduction),
-        metric=metric,
-        feasible=feasible,
-    )
-
-
-def holdout_tradeoff(
-    audience_size: int,
-    *,
-    baseline_mean: float,
-    baseline_sd: float | None = None,
-    holdouts: Sequence[float] = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5),
-    power: float = 0.8,
-    alpha: float = 0.05,
-    variance_reduction: float = 0.0,
-    metric: str = "conversion",
-) -> pd.DataFrame:
-    """Minimum detectable effect for several holdout shares (one row each).
-
-    Parameters are those of :func:`plan_holdout`; ``holdouts`` lists the control shares.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``holdout, n_control, n_treatment, mde, relative_mde``.
-
-    Examples
-    --------
-    >>> holdout_tradeoff(20_000, baseline_mean=0.05, holdouts=[0.05, 0.1]).round(4)
-       holdout  n_control  n_treatment     mde  relative_mde
-    0     0.05       1000        19000  0.0198        0.3962
-    1     0.10       2000        18000  0.0144        0.2878
-    """
-    plans = [
-        plan_holdout(audience_size, baseline_mean=baseline_mean, baseline_sd=baseline_sd,
-                     holdout=h, power=power, alpha=alpha,
-                     variance_reduction=variance_reduction, metric=metric)
-        for h in holdouts
-    ]
-    return pd.DataFrame(
-        {
-            "holdout": [p.holdout for p in plans],
-            "n_control": [p.n_control for p in plans],
-            "n_treatment": [p.n_treatment for p in plans],
-            "mde": [p.mde for p in plans],
-            "relative_mde": [p.relative_mde for p in plans],
-        }
-    )
 
 
 # ------------------------------------------------------------------------------ result

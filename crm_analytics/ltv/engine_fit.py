@@ -25,7 +25,7 @@ from crm_analytics._core.dates import iso_day
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.backends.sql import DIALECTS, Runner
 from crm_analytics.churn import MODELS, ChurnModel, fit_patterns
-from crm_analytics.ltv import SpendModel, fit_spend_pairs
+from crm_analytics.ltv.spend import SpendModel, fit_spend_pairs
 
 __all__ = ["churn_model_from_patterns", "spend_model_from_summary"]
 
@@ -46,7 +46,7 @@ def churn_model_from_patterns(
     ----------
     patterns : pandas.DataFrame
         ``frequency, recency, T, n`` (customers per history), e.g. from
-        :func:`crm_analytics.engines.sql.fetch_patterns`; ``recency``/``T`` in ``time_unit``.
+        :func:`crm_analytics.ltv.sql.fetch_patterns`; ``recency``/``T`` in ``time_unit``.
     model, penalizer, tol, standard_errors
         As in :func:`crm_analytics.churn.fit_churn_model`.
     time_unit : {"D", "W"}

@@ -24,23 +24,39 @@ from crm_analytics.churn import (
     RISK_LEVELS,
     check_churn_model,
     check_risk_bands,
-    expected_gap_days,
+    score_patterns,
 )
-from crm_analytics.ltv import DAYS_PER_MONTH, SpendModel
+from crm_analytics.churn.rules import next_order_sql
+from crm_analytics.ltv.rules import (
+    DAYS_PER_MONTH,
+    check_horizon_months,
+    discounted_orders,
+    margin_rule,
+)
+from crm_analytics.ltv.spend import check_spend_model
 from crm_analytics.summary.sql import customer_summary_sql
+
+__all__ = [
+    "fetch_patterns",
+    "pattern_scores",
+    "pattern_join",
+    "score_columns",
+    "shop_margin_rate",
+    "score_customers_on_engine",
+]
 
 
 # --------------------------------------------------------------------------- scoring
-def _check_scoring(model, spend_model, horizon, high_risk_below, medium_risk_below, output):
-    model = check_churn_model(model)
+def _check_scoring(churn_model, spend_model, horizon, high_risk_below, medium_risk_below,
+                   output):
+    churn_model = check_churn_model(churn_model)
     check_positive(horizon, "horizon")
-    if spend_model is not None and not isinstance(spend_model, SpendModel):
-        raise CrmDataError("The 'spend_model' argument must be a SpendModel from "
-                           f"fit_spend_model(); got {type(spend_model).__name__}.")
+    if spend_model is not None:
+        check_spend_model(spend_model)
     check_risk_bands(high_risk_below, medium_risk_below)
     if output not in ("pandas", "native"):
         raise CrmDataError(f"The 'output' parameter must be 'pandas' or 'native'. Got {output!r}.")
-    return model
+    return churn_model
 
 
 def fetch_patterns(runner: Runner, summary: str, *, as_of_day: int) -> pd.DataFrame:
@@ -79,52 +95,50 @@ def pattern_scores(
 ) -> pd.DataFrame:
     """Every per-history number of churn_scores / predict_ltv, once per history.
 
-    The same formulas as :func:`crm_analytics.churn.churn_scores` (``p_alive, p_churn,
-    expected_orders, churn_risk``; ``next_order_basis``, ``expected_gap_days`` and
-    ``add_days``, the days added to the last order (own gaps) or to ``as_of`` (model
-    rate) to get ``expected_next_order``, all functions of the history) and, with
-    ``horizon_months``, of :func:`crm_analytics.ltv.predict_ltv` (``ltv_orders``: expected
-    orders in the horizon, ``ltv_discounted``: their monthly-discounted sum). The spend
-    per order depends on ``monetary_value`` and is computed in SQL
-    (:func:`score_columns`). Returns the key columns ``frequency, rec_days, t_days`` and
-    those numbers.
+    The functions :func:`crm_analytics.churn.churn_scores` and
+    :func:`crm_analytics.ltv.predict_ltv` run themselves: :func:`~crm_analytics.churn.
+    score_patterns` (``p_alive, p_churn, expected_orders, churn_risk``;
+    ``next_order_basis``, ``expected_gap_days`` and ``add_days``, the days added to the
+    last order (own gaps) or to ``as_of`` (model rate) to get ``expected_next_order``)
+    and, with ``horizon_months``, :func:`crm_analytics.ltv.rules.discounted_orders`
+    (``ltv_orders``: expected orders in the horizon, ``ltv_discounted``: their
+    monthly-discounted sum). The spend per order depends on ``monetary_value`` and is
+    computed in SQL (:func:`score_columns`). Returns the key columns ``frequency,
+    rec_days, t_days`` and those numbers.
+
+    ``model`` is the fitted :class:`~crm_analytics.churn.ChurnModel`; ``patterns`` come
+    from :func:`fetch_patterns` (``recency``, ``T`` in units of ``unit_days`` days).
     """
-    scale = unit_days / model.unit_days
+    churn_model = check_churn_model(model)
     x = patterns["frequency"].to_numpy(dtype=float)
-    tx = patterns["recency"].to_numpy(dtype=float) * scale
-    TT = patterns["T"].to_numpy(dtype=float) * scale
-    p_alive = model.p_alive(x, tx, TT)
-    expected = model.expected_orders(horizon / model.unit_days, x, tx, TT)
-    risk = np.where(p_alive < high_risk_below, 2, np.where(p_alive < medium_risk_below, 1, 0))
-    gap, repeat = expected_gap_days(model, x, patterns["recency"].to_numpy(dtype=float), TT,
-                                    unit_days)
-    unlikely = p_alive < next_order_min_p_alive
-    basis = np.where(unlikely, 2, np.where(repeat, 0, 1))
-    add = np.floor(gap + 0.5)
+    scores = score_patterns(
+        churn_model, x, patterns["recency"].to_numpy(dtype=float),
+        patterns["T"].to_numpy(dtype=float), unit_days=unit_days, horizon=horizon,
+        high_risk_below=high_risk_below, medium_risk_below=medium_risk_below,
+        next_order_min_p_alive=next_order_min_p_alive)
+    unlikely = np.isnan(scores["add_days"])
+    add = pd.array(np.where(unlikely, 0, scores["add_days"]).astype(np.int64), dtype="Int64")
+    add[unlikely] = pd.NA
     out = pd.DataFrame({
         "frequency": patterns["frequency"].to_numpy(dtype=np.int64),
         "rec_days": patterns["rec_days"].to_numpy(dtype=np.int64),
         "t_days": patterns["t_days"].to_numpy(dtype=np.int64),
-        "p_alive": p_alive,
-        "p_churn": 1.0 - p_alive,
-        "expected_orders": expected,
-        "churn_risk": np.asarray(RISK_LEVELS, dtype=object)[risk].astype(str),
-        "next_order_basis": np.asarray(NEXT_ORDER_BASES, dtype=object)[basis].astype(str),
-        "expected_gap_days": gap,
-        "add_days": pd.array(np.where(unlikely, 0, add).astype(np.int64), dtype="Int64"),
+        "p_alive": scores["p_alive"],
+        "p_churn": scores["p_churn"],
+        "expected_orders": scores["expected_orders"],
+        "churn_risk": np.asarray(RISK_LEVELS, dtype=object)[scores["risk"]].astype(str),
+        "next_order_basis": np.asarray(NEXT_ORDER_BASES,
+                                       dtype=object)[scores["basis"]].astype(str),
+        "expected_gap_days": scores["expected_gap_days"],
+        "add_days": add,
     })
-    out.loc[unlikely, "add_days"] = pd.NA
     if horizon_months is not None:
-        months = int(horizon_months)
-        month = (DAYS_PER_MONTH if days_per_month is None else days_per_month) / model.unit_days
-        discount = (1.0 + monthly_discount_rate) ** -np.arange(1, months + 1)
-        cumulative = np.zeros(len(x))
-        discounted = np.zeros(len(x))
-        for k in range(1, months + 1):  # as predict_ltv: a few months x all histories
-            nxt = model._expected_orders_if_alive(k * month, x, TT) * p_alive
-            discounted += (nxt - cumulative) * discount[k - 1]
-            cumulative = nxt
-        out["ltv_orders"] = cumulative
+        T = patterns["T"].to_numpy(dtype=float) * (unit_days / churn_model.unit_days)
+        orders, discounted = discounted_orders(
+            churn_model, x, T, scores["p_alive"], horizon_months=horizon_months,
+            monthly_discount_rate=monthly_discount_rate,
+            days_per_month=DAYS_PER_MONTH if days_per_month is None else days_per_month)
+        out["ltv_orders"] = orders
         out["ltv_discounted"] = discounted
     return out
 
@@ -145,34 +159,26 @@ def score_columns(
     Names as :func:`crm_analytics.churn.churn_scores` (``p_alive ... expected_gap_days``)
     and, with ``spend_model``, :func:`crm_analytics.ltv.predict_ltv` (``expected_orders``
     there is ``ltv_expected_orders`` here, then ``expected_spend_per_order,
-    expected_revenue, expected_margin, ltv``). The margin rate is ``margin_rate``, else
-    each customer's ``total_margin / total_amount`` (``shop_margin_rate`` when the amount
-    is 0) when ``margin``, else unknown (``expected_margin`` NULL, ``ltv`` on revenue).
+    expected_revenue, expected_margin, ltv``). Each expression is generated by the rule
+    the pandas path evaluates in NumPy: the next-order date by
+    :func:`crm_analytics.churn.rules.next_order_sql`, the spend by
+    :meth:`crm_analytics.ltv.spend.SpendRule.sql`, the margin rate by
+    :meth:`crm_analytics.ltv.rules.MarginRule.sql` (``margin_rate``, else with
+    ``margin`` each customer's ``total_margin / total_amount``, ``shop_margin_rate`` when
+    the amount is 0, else unknown: ``expected_margin`` NULL, ``ltv`` on revenue).
     """
     day = DIALECTS[runner.dialect]["day_date"]
-    a = int(as_of_day)
-    nxt = (f"CASE {p}.next_order_basis "
-           f"WHEN 'own_gaps' THEN {day.format(x=f'{s}.last_day + {p}.add_days')} "
-           f"WHEN 'model_rate' THEN {day.format(x=f'{a} + {p}.add_days')} END")
+    nxt = next_order_sql(f"{p}.next_order_basis", f"{p}.add_days", last_day=f"{s}.last_day",
+                         as_of_day=as_of_day, day_date=day)
     cols = [(c, f"{p}.{c}") for c in ("p_alive", "p_churn", "expected_orders", "churn_risk")]
     cols += [("expected_next_order", nxt), ("next_order_basis", f"{p}.next_order_basis"),
              ("expected_gap_days", f"{p}.expected_gap_days")]
     if spend_model is None:
         return cols
-    pp, q = float(spend_model.params["p"]), float(spend_model.params["q"])
-    mean = float(spend_model.population_mean_spend)
-    x = f"CAST({s}.frequency AS DOUBLE)"
-    w = f"({pp!r} * {x} / ({pp!r} * {x} + {q!r} - 1))"
-    spend = (f"((1 - {w}) * {mean!r} + {w} * CASE WHEN {s}.frequency > 0 "
-             f"THEN {s}.monetary_value ELSE 0.0 END)")
-    if margin_rate is not None:
-        rate = repr(float(margin_rate))
-    elif margin:
-        shop = "NULL" if shop_margin_rate is None else repr(float(shop_margin_rate))
-        rate = (f"CASE WHEN {s}.total_amount > 0 THEN {s}.total_margin / {s}.total_amount "
-                f"ELSE {shop} END")
-    else:
-        rate = None
+    spend = check_spend_model(spend_model).spend_rule().sql(f"{s}.frequency",
+                                                            f"{s}.monetary_value")
+    rule = margin_rule(has_margin=margin and margin_rate is None, margin_rate=margin_rate)
+    rate = rule.sql(s, shop_margin_rate)
     revenue = f"({p}.ltv_orders * {spend})"
     cols += [
         ("ltv_expected_orders", f"{p}.ltv_orders"),
@@ -194,23 +200,24 @@ def shop_margin_rate(runner: Runner, summary: str) -> float | None:
 _pattern_tables = itertools.count()
 
 
-def score_customers_on_engine(runner: Runner, model, spend_model=None, *, as_of=None, time_unit="D",
-                    horizon=90, horizon_months=12, monthly_discount_rate=0.01,
-                    margin_rate=None, high_risk_below=0.5, medium_risk_below=0.8,
-                    next_order_min_p_alive=0.1, output="native"):
-    """Churn / LTV scores joined in the engine; see :func:`crm_analytics.engines.score_customers`."""
-    model = _check_scoring(model, spend_model, horizon, high_risk_below, medium_risk_below,
-                           output)
+def score_customers_on_engine(
+    runner: Runner, churn_model=None, spend_model=None, *, as_of=None, time_unit="D",
+    horizon=90, horizon_months=12, monthly_discount_rate=0.01, margin_rate=None,
+    high_risk_below=0.5, medium_risk_below=0.8, next_order_min_p_alive=0.1,
+    days_per_month=DAYS_PER_MONTH, output="native",
+):
+    """Churn / LTV scores joined in the engine; see :func:`crm_analytics.ltv.score_customers`."""
+    churn_model = _check_scoring(churn_model, spend_model, horizon, high_risk_below,
+                                 medium_risk_below, output)
+    if spend_model is not None:
+        check_horizon_months(horizon_months)
+        check_positive(monthly_discount_rate, "monthly_discount_rate", allow_zero=True)
     unit_days = check_time_unit(time_unit)
     counts = check_orders(runner)
     _, as_of_day = resolve_day(runner, as_of, "as_of")
     margin = has_column(runner, "margin")
-    if margin and margin_rate is not None and spend_model is not None:
-        raise CrmDataError(
-            "The orders have a 'margin' column and margin_rate="
-            f"{margin_rate!r} was also given. Pass margin_rate=None to use the margins of the "
-            "orders, or leave the margin column out to use a flat rate."
-        )
+    if spend_model is not None:
+        margin_rule(has_margin=margin, margin_rate=margin_rate)  # the pandas path's error
     query = customer_summary_sql(runner, as_of_day=as_of_day, unit_days=unit_days,
                                  margin=margin, chunks=chunk_count(runner, counts["n_rows"]),
                                  order=False)
@@ -218,10 +225,11 @@ def score_customers_on_engine(runner: Runner, model, spend_model=None, *, as_of=
     runner.materialise(summary, query)
     pats = fetch_patterns(runner, summary, as_of_day=as_of_day)
     scores = pattern_scores(
-        model, pats, unit_days=unit_days, horizon=horizon, high_risk_below=high_risk_below,
-        medium_risk_below=medium_risk_below, next_order_min_p_alive=next_order_min_p_alive,
+        churn_model, pats, unit_days=unit_days, horizon=horizon,
+        high_risk_below=high_risk_below, medium_risk_below=medium_risk_below,
+        next_order_min_p_alive=next_order_min_p_alive,
         horizon_months=None if spend_model is None else horizon_months,
-        monthly_discount_rate=monthly_discount_rate)
+        monthly_discount_rate=monthly_discount_rate, days_per_month=days_per_month)
     name = f"crm_patterns_{next(_pattern_tables)}"
     runner.register(name, scores)
     shop = shop_margin_rate(runner, summary) if margin and spend_model is not None else None

@@ -59,19 +59,40 @@ def _scale(metric: str) -> float:
     return 100.0 if metric == "conversion" else 1.0
 
 
-def _as_frame(result: LiftResult | Sequence[LiftResult] | pd.DataFrame) -> pd.DataFrame:
+def _setting(table: pd.DataFrame, column: str, given: object) -> object:
+    """A setting: the keyword when given, else the table's column (one value), else None."""
+    if given is not None:
+        return given
+    if column in table.columns:
+        values = table[column].dropna().unique()
+        if len(values) == 1:
+            return values[0]
+    return None
+
+
+def _as_frame(
+    result: LiftResult | Sequence[LiftResult] | pd.DataFrame,
+) -> tuple[pd.DataFrame, float | None]:
+    """The lift table and the confidence level of its intervals (None when unknown)."""
     if isinstance(result, LiftResult):
-        return result.to_frame()
+        return result.to_frame(), result.confidence_level
     if isinstance(result, pd.DataFrame):
         require_columns(result, list(_CI_COLUMNS), "the lift table")
-        return result
+        return result, _setting(result, "confidence_level", None)
     items = list(result) if isinstance(result, Sequence) else None
     if not items or not all(isinstance(r, LiftResult) for r in items):
         raise CrmDataError(
             "plot_lift takes a LiftResult, a list of LiftResults or the table of "
             f"lift_by_metric; got {type(result).__name__}."
         )
-    return pd.concat([r.to_frame() for r in items], ignore_index=True)
+    levels = {r.confidence_level for r in items}
+    level = levels.pop() if len(levels) == 1 else None
+    return pd.concat([r.to_frame() for r in items], ignore_index=True), level
+
+
+def _ci_text(level: object) -> str:
+    return f"{float(level):.0%} confidence intervals" if level is not None else \
+        "confidence intervals"
 
 
 def plot_lift(
@@ -80,6 +101,7 @@ def plot_lift(
     ax: Axes | None = None,
     relative: bool | None = None,
     currency: str = "¥",
+    confidence_level: float | None = None,
 ) -> Axes:
     """Lift with its confidence interval, one row per metric.
 
@@ -92,12 +114,17 @@ def plot_lift(
         Plot the relative lift (%), comparable across metrics. Default: relative when
         there are several metrics, absolute (in the metric's unit) for one.
     currency : str, default "¥"
+    confidence_level : float, optional
+        Level of the intervals, for the title. Default: the results' own, or the
+        table's ``confidence_level`` column; left out of the title when unknown.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
-    table = _as_frame(result).reset_index(drop=True)
+    table, level = _as_frame(result)
+    level = confidence_level if confidence_level is not None else level
+    table = table.reset_index(drop=True)
     if relative is None:
         relative = len(table) > 1
     if not relative and table["metric"].nunique() > 1:
@@ -121,15 +148,13 @@ def plot_lift(
                     ha="center", fontsize=8)
     ax.set_yticks(y, [_METRIC_LABELS.get(m, m) for m in table["metric"]])
     ax.set_ylim(len(table) - 0.4, -0.6)
-    level = result.confidence_level if isinstance(result, LiftResult) else \
-        table.attrs.get("confidence_level", 0.95)
     if relative:
         ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
         ax.set_xlabel("lift over control (%, relative to the control mean)")
     else:
         metric = table["metric"].iloc[0]
         ax.set_xlabel(f"lift per member ({_unit(metric, currency)})")
-    ax.set_title(f"Campaign lift with {level:.0%} confidence intervals")
+    ax.set_title(f"Campaign lift with {_ci_text(level)}")
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -140,6 +165,9 @@ def plot_lift_by_segment(
     ax: Axes | None = None,
     relative: bool = False,
     currency: str = "¥",
+    metric: str | None = None,
+    adjust: str | None = None,
+    confidence_level: float | None = None,
 ) -> Axes:
     """Forest plot of :func:`lift_by_segment`: lift and interval per segment.
 
@@ -154,6 +182,9 @@ def plot_lift_by_segment(
     relative : bool, default False
         Plot relative (%) instead of absolute lift per member.
     currency : str, default "¥"
+    metric, adjust, confidence_level : optional
+        The settings of the table, for the labels. Default: the table's ``metric``,
+        ``adjust`` and ``confidence_level`` columns; generic labels when unknown.
 
     Returns
     -------
@@ -166,10 +197,13 @@ def plot_lift_by_segment(
     if not by:
         raise CrmDataError("The table has no segment columns before 'n_treatment'; pass "
                            "the output of lift_by_segment.")
-    metric = table.attrs.get("metric", "revenue")
+    by = [c for c in by if c not in ("metric", "adjust", "confidence_level")]
+    metric = _setting(table, "metric", metric)
+    adjust = _setting(table, "adjust", adjust)
+    level = _setting(table, "confidence_level", confidence_level)
     ax = _axes(ax, (7.0, 1.4 + 0.45 * len(table)))
     kind = "relative" if relative else "absolute"
-    scale = 100.0 if relative else _scale(metric)
+    scale = 100.0 if relative or metric is None else _scale(metric)
     x = table[f"{kind}_lift"].to_numpy(dtype=float) * scale
     low = table[f"{kind}_ci_low"].to_numpy(dtype=float) * scale
     high = table[f"{kind}_ci_high"].to_numpy(dtype=float) * scale
@@ -189,20 +223,23 @@ def plot_lift_by_segment(
     ax.set_yticks(y, labels)
     _set_family(ax.get_yticklabels())
     ax.set_ylim(len(table) - 0.5, -0.5)
+    what = f"{metric} lift" if metric is not None else "lift"
     if relative:
         ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
-        ax.set_xlabel(f"{metric} lift over control (%)")
+        ax.set_xlabel(f"{what} over control (%)")
+    elif metric is None:
+        ax.set_xlabel("lift per member (the metric's unit)")
     else:
-        ax.set_xlabel(f"{metric} lift per member ({_unit(metric, currency)})")
-    adjust = table.attrs.get("adjust", "holm")
-    name = {"holm": "Holm", "bh": "Benjamini-Hochberg"}.get(adjust, "no")
+        ax.set_xlabel(f"{what} per member ({_unit(metric, currency)})")
+    name = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no", None: "multiple-test"}.get(
+        adjust, str(adjust))
     ax.legend(handles=[
         Line2D([], [], marker="s", color="tab:red", ls="", label=f"significant ({name} adj.)"),
         Line2D([], [], marker="s", color="0.55", ls="", label="not significant"),
     ], loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=8, frameon=False,
         bbox_transform=ax.transAxes + ScaledTranslation(0, -0.5, ax.figure.dpi_scale_trans))
-    level = table.attrs.get("confidence_level", 0.95)
-    ax.set_title(f"Lift by {' / '.join(map(str, by))} ({level:.0%} CI per segment)")
+    ci = f"{float(level):.0%} CI" if level is not None else "CI"
+    ax.set_title(f"Lift by {' / '.join(map(str, by))} ({ci} per segment)")
     _set_family([ax.title])
     ax.grid(axis="x", alpha=0.3)
     return ax

@@ -4,6 +4,11 @@ Both take the tidy tables of :func:`crm_analytics.cohorts.cohort_repurchase` (or
 :func:`~crm_analytics.cohorts.cohort_revenue`), draw on ``ax`` (a new figure when None)
 and return it. Incomplete cells (period not over by ``as_of``) are never drawn: blank
 in the heatmap, no point on the curves. No global style is changed.
+
+The tables do not carry their settings, so ``period`` and ``how`` are keywords: pass
+the values given to ``cohort_repurchase`` for the most precise labels. Without
+``period`` it is inferred from the cohort dates and their spacing; without ``how``
+the titles do not claim "in each period" or "within k periods".
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from crm_analytics._core.checks import require_columns, require_dataframe
 from crm_analytics._core.errors import CrmDataError
+from crm_analytics.cohorts.rules import COHORT_PERIODS, check_how, check_period
 
 __all__ = ["plot_cohort_heatmap", "plot_repurchase_curves"]
 
-_UNITS = {"W": "week", "M": "month", "Q": "quarter"}
+_UNITS = COHORT_PERIODS
 _VALUE_LABELS = {
     "rate": "Repurchase rate (% of cohort)",
     "customers": "Repurchasing customers",
@@ -35,15 +41,24 @@ _VALUE_LABELS = {
 _ANNOTATE_MAX = 24
 
 
-def _period_of(table: pd.DataFrame) -> str | None:
-    """The cohort period ("W", "M", "Q") from attrs, else guessed from the labels."""
-    period = table.attrs.get("period")
-    if period in _UNITS:
-        return period
-    starts = pd.DatetimeIndex(pd.to_datetime(table["cohort"].drop_duplicates()))
-    if len(starts) and (starts.day == 1).all():
-        return "Q" if (starts.month % 3 == 1).all() and len(starts) > 1 else "M"
-    if len(starts) and (starts.dayofweek == 0).all():
+def _period_of(table: pd.DataFrame, period: str | None = None) -> str | None:
+    """The cohort period ("W", "M", "Q"): as given, else from the cohort dates.
+
+    Cohorts that all start on the 1st of a month are months, or quarters when they all
+    start a calendar quarter and are spaced by whole quarters; cohorts that all start
+    on a Monday are weeks. Anything else is unknown (None: neutral labels).
+    """
+    if period is not None:
+        return check_period(period)
+    starts = pd.DatetimeIndex(pd.to_datetime(table["cohort"].drop_duplicates())).sort_values()
+    if not len(starts):
+        return None
+    if (starts.day == 1).all():
+        months = np.asarray(starts.year * 12 + starts.month - 1, dtype=np.int64)
+        step = int(np.gcd.reduce(np.diff(months))) if len(months) > 1 else 0
+        quarterly = step > 0 and step % 3 == 0 and (months % 3 == 0).all()
+        return "Q" if quarterly else "M"
+    if (starts.day_of_week == 0).all():
         return "W"
     return None
 
@@ -87,6 +102,8 @@ def plot_cohort_heatmap(
     ax: Axes | None = None,
     annotate: bool | None = None,
     cmap: str = "YlGnBu",
+    period: str | None = None,
+    how: str | None = None,
     **kw: object,
 ) -> Axes:
     """Heatmap of a cohort table: cohorts as rows, periods since first order as columns.
@@ -105,6 +122,12 @@ def plot_cohort_heatmap(
         Write the value in each cell; by default only when the grid has at most 24
         rows and 24 columns.
     cmap : str, default "YlGnBu"
+    period : {"M", "W", "Q"}, optional
+        The table's cohort period (as given to ``cohort_repurchase``), for the labels;
+        inferred from the cohort dates when omitted.
+    how : {"on", "cumulative"}, optional
+        How the rates were counted (as given to ``cohort_repurchase``), for the title;
+        a neutral title when omitted.
     **kw
         Passed to :func:`seaborn.heatmap`.
 
@@ -127,7 +150,8 @@ def plot_cohort_heatmap(
     >>> plt.close(ax.figure)
     """
     table = _checked(table, value, "plot_cohort_heatmap")
-    period = _period_of(table)
+    period = _period_of(table, period)
+    how = None if how is None else check_how(how)
     shown = table[value].where(table["complete"].astype(bool))
     grid = (
         table.assign(_shown=shown.astype(float))
@@ -172,8 +196,7 @@ def plot_cohort_heatmap(
     ax.tick_params(axis="y", labelrotation=0)
     ax.tick_params(axis="x", labelrotation=0)
     unit = _UNITS.get(period or "", "period")
-    how = table.attrs.get("how")
-    if is_rate and how in ("on", "cumulative"):
+    if is_rate and how is not None:
         title = (f"Share of cohort repurchasing in each {unit}" if how == "on"
                  else f"Share of cohort repurchased within k {unit}s")
     else:
@@ -188,6 +211,8 @@ def plot_repurchase_curves(
     ax: Axes | None = None,
     cohorts: Sequence[object] | None = None,
     value: str = "rate",
+    period: str | None = None,
+    how: str | None = None,
     **kw: object,
 ) -> Axes:
     """One line per cohort: repurchase rate by periods since the first order.
@@ -204,6 +229,11 @@ def plot_repurchase_curves(
         default all. Many cohorts are coloured from early (light) to late (dark).
     value : str, default "rate"
         Column on the y axis; ``"rate"`` is shown in percent.
+    period : {"M", "W", "Q"}, optional
+        The table's cohort period, for the labels; inferred from the cohort dates
+        when omitted.
+    how : {"on", "cumulative"}, optional
+        How the rates were counted, for the y label; a neutral label when omitted.
     **kw
         Passed to :meth:`~matplotlib.axes.Axes.plot`.
 
@@ -222,13 +252,16 @@ def plot_repurchase_curves(
     ...     "order_date": pd.to_datetime(["2024-01-05", "2024-02-10", "2024-02-20"]),
     ...     "amount": [10.0, 20.0, 15.0]})
     >>> table = cohort_repurchase(orders, how="cumulative", as_of="2024-02-29")
-    >>> ax = plot_repurchase_curves(table)
+    >>> ax = plot_repurchase_curves(table, how="cumulative")
     >>> [line.get_label() for line in ax.get_lines()]
     ['2024-01', '2024-02']
+    >>> ax.get_ylabel()
+    'Customers repurchased so far (% of cohort)'
     >>> plt.close(ax.figure)
     """
     table = _checked(table, value, "plot_repurchase_curves")
-    period = _period_of(table)
+    period = _period_of(table, period)
+    how = None if how is None else check_how(how)
     data = table[table["complete"].astype(bool)]
     all_cohorts = pd.DatetimeIndex(pd.to_datetime(table["cohort"].drop_duplicates())).sort_values()
     if cohorts is not None:
@@ -262,7 +295,6 @@ def plot_repurchase_curves(
                 **options)
     xlabel, _ = _axis_labels(period)
     ax.set_xlabel(xlabel)
-    how = table.attrs.get("how")
     if value == "rate":
         ylabel = {
             "on": "Customers repurchasing in the period (% of cohort)",

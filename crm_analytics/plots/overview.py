@@ -7,12 +7,14 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from crm_analytics._core.checks import require_columns
+from crm_analytics.churn import RISK_LEVELS
+from crm_analytics.sleeping.rules import STATUSES
 
 __all__ = ["plot_churn_risk", "plot_member_status"]
 
-_RISK_ORDER = ("low", "medium", "high")
+_RISK_ORDER = list(RISK_LEVELS)
 _RISK_COLORS = {"low": "#4c9f70", "medium": "#e0a030", "high": "#c8553d"}
-_STATUS_ORDER = ("active", "pre_sleep", "sleeping", "given_up")
+_STATUS_ORDER = list(STATUSES)
 
 
 def _bars(ax: Axes, counts: pd.Series, colors: list[str]) -> None:

@@ -1,7 +1,7 @@
 """Segment plots: profiles, sizes and a recency x frequency scatter.
 
-Each takes a :class:`~crm_analytics.segments.SegmentationResult`, the output of
-:func:`~crm_analytics.segments.rfm_segments` (or any table with ``customer_id``,
+Each takes a :class:`~crm_analytics.segments.SegmentationResult`, an
+:class:`~crm_analytics.segments.RfmSegmentation` (or any table with ``customer_id``,
 ``segment`` and the feature columns) and draws on ``ax``. No global style is changed.
 
 Labels are bilingual (English and Chinese) when a CJK-capable font is installed
@@ -24,7 +24,7 @@ from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 from crm_analytics._core.checks import require_columns
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.plots._fonts import cjk_font
-from crm_analytics.segments import SegmentationResult, segment_profiles
+from crm_analytics.segments import RfmSegmentation, SegmentationResult, segment_profiles
 
 __all__ = ["plot_segment_profiles", "plot_segment_sizes", "plot_segment_scatter"]
 
@@ -70,10 +70,14 @@ def _frames(result_or_frame: object) -> tuple[pd.DataFrame | None, pd.DataFrame]
     """(assignments or None, profiles) from a result, an assignment or profile table."""
     if isinstance(result_or_frame, SegmentationResult):
         return result_or_frame.assignments, result_or_frame.profiles
+    if isinstance(result_or_frame, RfmSegmentation):
+        assignments = result_or_frame.assignments
+        return assignments, segment_profiles(assignments)
     if not isinstance(result_or_frame, pd.DataFrame):
         raise CrmDataError(
-            "Segment plots need a SegmentationResult, an rfm_segments() table or a "
-            f"segment_profiles() table. Got {type(result_or_frame).__name__}."
+            "Segment plots need a SegmentationResult, an RfmSegmentation, a per-customer "
+            "segment table or a segment_profiles() table. Got "
+            f"{type(result_or_frame).__name__}."
         )
     require_columns(result_or_frame, ["segment"], "the segment table")
     if "customer_id" in result_or_frame.columns:
@@ -124,7 +128,7 @@ def _column_label(col: str, lang: str) -> tuple[str, str]:
 
 
 def plot_segment_profiles(
-    result_or_frame: SegmentationResult | pd.DataFrame,
+    result_or_frame: SegmentationResult | RfmSegmentation | pd.DataFrame,
     *,
     ax: Axes | None = None,
     columns: list[str] | None = None,
@@ -140,8 +144,8 @@ def plot_segment_profiles(
 
     Parameters
     ----------
-    result_or_frame : SegmentationResult or pandas.DataFrame
-        A KMeans result, an :func:`~crm_analytics.segments.rfm_segments` table, or a
+    result_or_frame : SegmentationResult, RfmSegmentation or pandas.DataFrame
+        A KMeans or RFM result, a per-customer segment table, or a
         :func:`~crm_analytics.segments.segment_profiles` table.
     ax : matplotlib Axes, optional
     columns : list of str, optional
@@ -208,7 +212,7 @@ def plot_segment_profiles(
 
 
 def plot_segment_sizes(
-    result_or_frame: SegmentationResult | pd.DataFrame,
+    result_or_frame: SegmentationResult | RfmSegmentation | pd.DataFrame,
     *,
     ax: Axes | None = None,
     lang: str = "auto",
@@ -217,8 +221,8 @@ def plot_segment_sizes(
 
     Parameters
     ----------
-    result_or_frame : SegmentationResult or pandas.DataFrame
-        A KMeans result, an :func:`~crm_analytics.segments.rfm_segments` table, or a
+    result_or_frame : SegmentationResult, RfmSegmentation or pandas.DataFrame
+        A KMeans or RFM result, a per-customer segment table, or a
         :func:`~crm_analytics.segments.segment_profiles` table.
     ax : matplotlib Axes, optional
     lang : {"auto", "both", "en", "zh"}, default "auto"
@@ -257,7 +261,7 @@ def plot_segment_sizes(
 
 
 def plot_segment_scatter(
-    result_or_frame: SegmentationResult | pd.DataFrame,
+    result_or_frame: SegmentationResult | RfmSegmentation | pd.DataFrame,
     *,
     ax: Axes | None = None,
     x: str = "days_since_last_order",
@@ -274,9 +278,9 @@ def plot_segment_scatter(
 
     Parameters
     ----------
-    result_or_frame : SegmentationResult or pandas.DataFrame
-        A KMeans result or a per-customer table with ``segment`` and the ``x``, ``y``
-        columns (e.g. :func:`~crm_analytics.segments.rfm_segments` output).
+    result_or_frame : SegmentationResult, RfmSegmentation or pandas.DataFrame
+        A KMeans or RFM result, or a per-customer table with ``segment`` and the ``x``,
+        ``y`` columns.
     ax : matplotlib Axes, optional
     x, y : str
         Columns for the axes; default days since the last order and number of orders.
@@ -293,8 +297,9 @@ def plot_segment_scatter(
     assign, prof = _frames(result_or_frame)
     if assign is None:
         raise CrmDataError(
-            "plot_segment_scatter needs one row per customer (a SegmentationResult or an "
-            "assignments table with customer_id), not a profile table."
+            "plot_segment_scatter needs one row per customer (a SegmentationResult, an "
+            "RfmSegmentation or an assignments table with customer_id), not a profile "
+            "table."
         )
     require_columns(assign, [x, y], "the segment table")
     family = _family(lang)

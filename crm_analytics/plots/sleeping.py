@@ -17,6 +17,7 @@ from matplotlib.ticker import PercentFormatter
 from crm_analytics._core.checks import require_dataframe
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.plots._fonts import font_family
+from crm_analytics.sleeping.rules import ASLEEP_STATUSES
 
 __all__ = [
     "plot_order_gaps",
@@ -123,12 +124,12 @@ def plot_sleepers_by_quality(
     """
     status = _need(status, ["status", "quality", "total_amount"],
                    "plot_sleepers_by_quality", "member_status()")
-    asleep = status[status["status"].isin(["sleeping", "given_up"])]
+    asleep = status[status["status"].isin(list(ASLEEP_STATUSES))]
     if asleep.empty:
         raise CrmDataError("No member is asleep on this as_of, so there is nothing to plot.")
     groups = asleep.groupby([asleep["quality"].astype(str), asleep["status"].astype(str)])
     table = groups["total_amount"].agg(["size", "sum"]).reset_index()
-    order = {"sleeping": 0, "given_up": 1}
+    order = {name: i for i, name in enumerate(ASLEEP_STATUSES)}
     table = table.sort_values(["quality", "status"], key=lambda c: c.map(order).fillna(c)
                               if c.name == "status" else c).reset_index(drop=True)
     table["share_members"] = table["size"] / table["size"].sum()

@@ -28,30 +28,30 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 
 from crm_analytics._core.checks import format_examples, require_columns
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics.segments import SEGMENT_COLUMNS, SegmentationResult, join_extra
+from crm_analytics._core.frames import ENCODING, join_extra, write_excel_csv
+from crm_analytics.segments.kmeans import SegmentationResult
+from crm_analytics.segments.rfm import RfmSegmentation
+from crm_analytics.segments.rules import SEGMENT_COLUMNS
 
 __all__ = ["export_segments", "read_segments"]
 
-ENCODING = "utf-8-sig"
-BOM = "\ufeff".encode()
 _EXCEL_ID = re.compile(r'^="(.*)"$', flags=re.DOTALL)
 _UNSAFE_NAME = re.compile(r"[^0-9A-Za-z_\-]+")
 
 
 def _segment_frame(result_or_frame: object) -> pd.DataFrame:
-    if isinstance(result_or_frame, SegmentationResult):
+    if isinstance(result_or_frame, SegmentationResult | RfmSegmentation):
         return result_or_frame.assignments
     if isinstance(result_or_frame, pd.DataFrame):
         require_columns(result_or_frame, ["customer_id", "segment"], "the segment table")
         return result_or_frame
     raise CrmDataError(
-        "export_segments needs a SegmentationResult (from kmeans_segments) or a DataFrame "
-        f"with customer_id and segment columns (e.g. rfm_segments output). Got "
+        "export_segments needs a SegmentationResult (from kmeans_segments), an "
+        "RfmSegmentation (from rfm_segments) or a DataFrame with customer_id and segment "
+        "columns. Got "
         f"{type(result_or_frame).__name__}."
     )
 
@@ -62,7 +62,7 @@ def _file_part(value: object) -> str:
 
 
 def export_segments(
-    result_or_frame: SegmentationResult | pd.DataFrame,
+    result_or_frame: SegmentationResult | RfmSegmentation | pd.DataFrame,
     path: str | Path,
     *,
     extra: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
@@ -75,10 +75,10 @@ def export_segments(
 
     Parameters
     ----------
-    result_or_frame : SegmentationResult or pandas.DataFrame
-        :func:`~crm_analytics.segments.kmeans_segments` result (its ``assignments``),
-        or a table with ``customer_id`` and ``segment`` such as
-        :func:`~crm_analytics.segments.rfm_segments` output. Not modified.
+    result_or_frame : SegmentationResult, RfmSegmentation or pandas.DataFrame
+        :func:`~crm_analytics.segments.kmeans_segments` or
+        :func:`~crm_analytics.segments.rfm_segments` result (its ``assignments``), or
+        a table with ``customer_id`` and ``segment``. Not modified.
     path : str or Path
         CSV file to write (parent folders are created).
     extra : DataFrame or list of DataFrame, optional
@@ -161,7 +161,7 @@ def export_segments(
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     def write(frame: pd.DataFrame, file: Path) -> None:
-        _write_csv(frame, file, float_format=float_format)
+        write_excel_csv(frame, file, float_format=float_format)
 
     write(out, target)
     if not split_by_segment:
@@ -187,50 +187,6 @@ def export_segments(
         write(out[seg.isna()], file)
         written.append(file)
     return written
-
-
-def _arrow_table(frame: pd.DataFrame) -> pa.Table:
-    """The frame as an Arrow table; day-only timestamps become dates ("2025-11-11").
-
-    Dates are converted from the integer day numbers (missing days stay empty), never
-    through a Python ``date`` object per row.
-    """
-    cols = {}
-    for name in frame.columns:
-        col = frame[name]
-        if isinstance(col.dtype, pd.DatetimeTZDtype):  # rare: the local wall-clock day
-            known = col.dropna()
-            day_only = bool((known.dt.normalize() == known).all())
-            col = col.dt.date if day_only else col.astype("datetime64[s]")
-        elif pd.api.types.is_datetime64_any_dtype(col):
-            stamps = col.to_numpy(dtype="datetime64[ns]")
-            missing = np.isnat(stamps)
-            days = stamps.astype("datetime64[D]")
-            if (days[~missing] == stamps[~missing]).all():  # day-only
-                col = pa.array(days, mask=missing)
-            else:
-                col = pa.array(stamps.astype("datetime64[s]"), mask=missing)
-        cols[str(name)] = col
-    arrays = [c if isinstance(c, pa.Array) else pa.Array.from_pandas(c) for c in cols.values()]
-    return pa.Table.from_arrays(arrays, names=list(cols))
-
-
-def _write_csv(frame: pd.DataFrame, path: Path, *, float_format: str | None = None) -> None:
-    """Write UTF-8-with-BOM CSV; Arrow's writer (about 10x pandas') unless formatting floats.
-
-    Both writers produce the same cells: shortest round-trip floats, empty for missing.
-    """
-    if float_format is None:
-        try:
-            table = _arrow_table(frame)
-        except (pa.ArrowException, TypeError, ValueError):
-            table = None
-        if table is not None:
-            with open(path, "wb") as handle:
-                handle.write(BOM)
-                pa_csv.write_csv(table, handle, pa_csv.WriteOptions(quoting_style="needed"))
-            return
-    frame.to_csv(path, index=False, encoding=ENCODING, float_format=float_format)
 
 
 def read_segments(path: str | Path) -> pd.DataFrame:

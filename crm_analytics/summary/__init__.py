@@ -19,7 +19,6 @@ from crm_analytics._core.dates import (
     check_time_unit,
     dates_from_days,
     day_number,
-    iso_day,
     to_day,
 )
 from crm_analytics._core.errors import CrmDataError
@@ -71,14 +70,15 @@ def summary_as_of(summary: pd.DataFrame, as_of: object = None) -> pd.Timestamp |
     derived = None
     if {"last_order", "days_since_last_order"} <= set(summary.columns) and len(summary):
         days = summary["last_order"].to_numpy(dtype="datetime64[D]").astype(np.int64)
-        day = np.unique(days + summary["days_since_last_order"].to_numpy(dtype=np.int64))
-        if len(day) > 1:
+        day = days + summary["days_since_last_order"].to_numpy(dtype=np.int64)
+        lo, hi = int(day.min()), int(day.max())
+        if lo != hi:
             raise CrmDataError(
                 "The summary's rows disagree on the as-of day (last_order + "
-                f"days_since_last_order gives {len(day)} different days). Build it with one "
+                f"days_since_last_order gives days from {lo} to {hi}). Build it with one "
                 "call of customer_summary(orders, as_of=...), or pass as_of explicitly."
             )
-        derived = pd.Timestamp(dates_from_days(day)[0])
+        derived = pd.Timestamp(dates_from_days([lo])[0])
     if as_of is None:
         return derived
     given = to_day(as_of, "as_of")
@@ -205,29 +205,39 @@ def _as_text(uniques: pd.Index) -> np.ndarray | pd.Index:
 
 
 def customer_summary(
-    orders: pd.DataFrame, *, as_of: object = None, time_unit: str = "D"
+    orders: pd.DataFrame | PreparedOrders | object,
+    *,
+    as_of: object = None,
+    time_unit: str = "D",
+    output: str = "pandas",
 ) -> pd.DataFrame:
     """One row per customer: first/last order, RFM in the BG/NBD convention, totals.
 
     Parameters
     ----------
-    orders : pandas.DataFrame
-        Canonical orders (validated with :func:`~crm_analytics.validate_orders` if not
-        already). Not modified.
+    orders : pandas.DataFrame, PreparedOrders or engine source
+        Canonical orders (validated here; not modified), the result of
+        :func:`~crm_analytics.prepare_orders`, or an engine source: a Parquet path / glob
+        / list of paths, a DuckDB relation, a PySpark DataFrame or
+        :func:`~crm_analytics.engine_source` (then the summary is computed in SQL).
     as_of : date-like, optional
         End of the observation period (a day, included whole). Defaults to the last
         order date. Orders after it are excluded.
     time_unit : {"D", "W"}, default "D"
         Unit of ``recency`` and ``T``: days, or weeks (days / 7, as in the BG/NBD
         paper). Purchase occasions are always calendar days.
+    output : {"pandas", "native"}, default "pandas"
+        For engine sources, ``"native"`` returns the engine's own lazy table (a DuckDB
+        relation or Spark DataFrame, dates as timestamps) instead of collecting it.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``customer_id, first_order, last_order, n_orders, frequency, recency,
         T, monetary_value, total_amount, avg_order_value, total_margin`` (when orders
-        have a margin) ``, days_since_last_order``, sorted by ``customer_id``.
-        ``attrs`` holds ``time_unit`` and ``as_of``.
+        have a margin) ``, days_since_last_order``, sorted by ``customer_id``. The unit
+        and the as-of day can be read back from these columns
+        (:func:`summary_time_unit`, :func:`summary_as_of`).
 
     Examples
     --------
@@ -244,7 +254,13 @@ def customer_summary(
     1           b         1          0      0.0  26.0             0.0
     """
     if is_engine_source(orders):  # Parquet path, DuckDB relation, Spark frame
-        return summary_on_engine(runner_for(orders), as_of=as_of, time_unit=time_unit)
+        return summary_on_engine(runner_for(orders), as_of=as_of, time_unit=time_unit,
+                                 output=output)
+    if output != "pandas":
+        raise CrmDataError(
+            f"output={output!r} is only for engine sources (Parquet, DuckDB, Spark); pandas "
+            "orders give a pandas DataFrame. Leave output out."
+        )
     unit_days = check_time_unit(time_unit)
     prepared = prepare_orders(orders)
     orders = prepared.orders
@@ -273,7 +289,6 @@ def customer_summary(
                           occasion_keys(codes, days))
     cols = {**cols, "recency": cols["recency"] / unit_days, "T": cols["T"] / unit_days}
     result = pd.DataFrame({"customer_id": _as_text(uniques), **cols})
-    result.attrs = {"time_unit": time_unit, "as_of": iso_day(as_of_ts)}
     return result
 
 
@@ -301,8 +316,8 @@ def calibration_holdout_split(
     -------
     pandas.DataFrame
         The :func:`customer_summary` of orders up to ``calibration_end`` (customers
-        whose first order is later are not in it; their count is in
-        ``attrs["n_new_in_holdout"]``) plus ``frequency_holdout`` (purchase occasions
+        whose first order is later are not in it: a model calibrated to that day
+        cannot score them) plus ``frequency_holdout`` (purchase occasions
         in the holdout), ``monetary_value_holdout`` (mean occasion value there, 0 when
         none) and ``duration_holdout`` (holdout length in ``time_unit``).
 
@@ -334,7 +349,6 @@ def calibration_holdout_split(
     occ = hold.groupby(["customer_id", "day"], sort=False)["amount"].sum()
     per_customer = occ.groupby(level="customer_id").agg(["size", "mean"])
     idx = pd.Index(summary["customer_id"])
-    known = per_customer.index.isin(idx)
     result = summary.copy()
     result["frequency_holdout"] = (
         per_customer["size"].reindex(idx).fillna(0).to_numpy(dtype=np.int64)
@@ -343,10 +357,4 @@ def calibration_holdout_split(
         per_customer["mean"].reindex(idx).fillna(0.0).to_numpy(dtype=float)
     )
     result["duration_holdout"] = (hold_end - cal_end).days / unit_days
-    result.attrs = {
-        **summary.attrs,
-        "calibration_end": iso_day(cal_end),
-        "holdout_end": iso_day(hold_end),
-        "n_new_in_holdout": int((~known).sum()),
-    }
     return result

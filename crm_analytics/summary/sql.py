@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crm_analytics._core.dates import check_time_unit, iso_day
+from crm_analytics._core.dates import check_time_unit
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.backends.sql import (
     DIALECTS,
@@ -127,7 +127,6 @@ def summary_on_engine(
     cols["days_since_last_order"] = raw["days_since_last_order"].to_numpy(dtype=np.int64)
     result = pd.DataFrame(cols)
     result["customer_id"] = as_text(result["customer_id"])
-    result.attrs = {"time_unit": time_unit, "as_of": iso_day(as_of_ts)}
     return result
 
 
