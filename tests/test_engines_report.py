@@ -11,11 +11,12 @@ import pytest
 
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.backends import runner_for, sql
+from crm_analytics.backends.order_stats import medians, quantile
 from crm_analytics.ltv import engine_fit as models
 from crm_analytics.ltv import sql as ltv_sql
 from crm_analytics.orders.datasets import load_sample
 from crm_analytics.report import run_report
-from crm_analytics.report.engine import _medians, _quantile, run_engine_report
+from crm_analytics.report.engine import run_engine_report
 from crm_analytics.summary import customer_summary
 from crm_analytics.summary.sql import customer_summary_sql
 
@@ -101,10 +102,9 @@ def test_the_engine_path_keeps_customers_in_the_engine(reports):
 
 def test_sampled_segments_assign_every_customer_in_sql(sample, parquet, tmp_path):
     """KMeans on a 1,000-customer sample; SQL assigns the rest as the model's predict."""
-    from crm_analytics.segments import _transform, kmeans_segments
+    from crm_analytics.segments import kmeans_segments
 
-    res = run_engine_report(parquet, out_dir=tmp_path, sample_size=1000, progress=False,
-                            n_segments=4)
+    res = run_report(parquet, out_dir=tmp_path, sample_size=1000, progress=False, n_segments=4)
     assert any("KMeans fitted on 1,000 of the 5,000" in n for n in res.notes)
     seg = _read(tmp_path / "segments.csv")
     assert len(seg) == 5000 and seg["segment"].between(1, 4).all()
@@ -126,7 +126,8 @@ def test_sampled_segments_assign_every_customer_in_sql(sample, parquet, tmp_path
     ids = runner.fetch(f"SELECT customer_id FROM t ORDER BY {key} LIMIT 1000")["customer_id"]
     part = summary[summary["customer_id"].isin(set(ids))].reset_index(drop=True)
     fitted = kmeans_segments(part[["customer_id", *cols]], n_clusters=4)
-    _, logged, mean, scale = _transform(part[cols].to_numpy(float), cols, "auto")
+    logged, mean, scale = (fitted.transform.log_features, fitted.transform.mean,
+                           fitted.transform.scale)
     z = summary[cols].to_numpy(float)
     for j, c in enumerate(cols):
         if c in logged:
@@ -145,9 +146,9 @@ def test_sampled_segments_assign_every_customer_in_sql(sample, parquet, tmp_path
 @pytest.mark.parametrize("max_distinct", [200_000, 40, 1])
 def test_order_statistics_are_exact(sample, parquet, monkeypatch, max_distinct):
     """Exact medians / quantiles, also when the values are bucketed in several passes."""
-    from crm_analytics.report import engine as report
+    from crm_analytics.backends import order_stats
 
-    monkeypatch.setattr(report, "_MAX_DISTINCT", max_distinct)
+    monkeypatch.setattr(order_stats, "MAX_DISTINCT", max_distinct)
 
     runner = runner_for(parquet)
     summary = customer_summary(sample)
@@ -155,14 +156,14 @@ def test_order_statistics_are_exact(sample, parquet, monkeypatch, max_distinct):
     runner.materialise("s", customer_summary_sql(runner, as_of_day=a, unit_days=1.0,
                                                      margin=True, order=False))
     for col in ("avg_order_value", "n_orders", "total_amount"):
-        got = _medians(runner, "s", col)["median"].iloc[0]
+        got = medians(runner, "s", col)["median"].iloc[0]
         assert got == np.median(summary[col].to_numpy(float)), col
-    even = _medians(runner, "s", "total_amount", where="n_orders > 1")["median"].iloc[0]
+    even = medians(runner, "s", "total_amount", where="n_orders > 1")["median"].iloc[0]
     assert even == np.median(summary.loc[summary["n_orders"] > 1, "total_amount"])
-    by_orders = _medians(runner, "s", "total_amount", by="n_orders")["median"]
+    by_orders = medians(runner, "s", "total_amount", by="n_orders")["median"]
     np.testing.assert_allclose(by_orders, summary.groupby("n_orders")["total_amount"].median(),
                                rtol=1e-15)
-    q = _quantile(runner, "s", "total_amount", 0.005, where="total_amount > 0")
+    q = quantile(runner, "s", "total_amount", 0.005, where="total_amount > 0")
     assert q == pytest.approx(np.quantile(summary["total_amount"], 0.005), rel=1e-12)
 
 
@@ -229,12 +230,93 @@ def test_one_order_each_writes_a_report_without_models(tmp_path):
 
 def test_bad_parameters(parquet, tmp_path):
     with pytest.raises(CrmDataError, match="'sample_size' parameter must be an int >= 100"):
-        run_engine_report(parquet, out_dir=tmp_path, sample_size=10, progress=False)
+        run_report(parquet, out_dir=tmp_path, sample_size=10, progress=False)
     with pytest.raises(CrmDataError, match="No order is on or before"):
-        run_engine_report(parquet, out_dir=tmp_path, as_of="2000-01-01", progress=False)
+        run_report(parquet, out_dir=tmp_path, as_of="2000-01-01", progress=False)
     with pytest.raises(CrmDataError, match="sleep_after"):
-        run_engine_report(parquet, out_dir=tmp_path, sleep_after=0, progress=False)
+        run_report(parquet, out_dir=tmp_path, sleep_after=0, progress=False)
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(CrmDataError, match="Cannot create the output folder"):
-        run_engine_report(parquet, out_dir=blocker / "sub", progress=False)
+        run_report(parquet, out_dir=blocker / "sub", progress=False)
+
+
+def test_run_engine_report_is_a_deprecated_alias(parquet, tmp_path, reports):
+    _, want = reports
+    with pytest.warns(DeprecationWarning, match="run_engine_report is deprecated"):
+        got = run_engine_report(parquet, out_dir=tmp_path, progress=False)
+    assert got.headline == want.headline
+    assert [p.name for p in got.files] == [p.name for p in want.files]
+
+
+def test_both_paths_write_the_same_files_in_the_same_order(reports):
+    want, got = reports
+    assert [p.name for p in got.files] == [p.name for p in want.files]
+    # the charts are drawn by one builder from the same tables: the same pixels
+    for name in ("cohort_heatmap.png", "repurchase_curves.png", "member_status.png",
+                 "sleeping_flow.png", "churn_risk.png", "segment_sizes.png",
+                 "ltv_distribution.png"):
+        assert (got.out_dir / name).read_bytes() == (want.out_dir / name).read_bytes(), name
+
+
+def test_engine_ltv_bins_equal_the_pandas_bins(reports):
+    """The LTV chart's bins, counted in SQL, are those of the per-customer values."""
+    from crm_analytics.plots.ltv import ltv_log_bins
+    from crm_analytics.report.engine_path import ltv_bins_on_engine
+
+    want, got = reports
+    runner = runner_for(got.customers)
+    expected = ltv_log_bins(want.customers)
+    table = ltv_bins_on_engine(runner, "(SELECT ltv FROM {src}) t")
+    pd.testing.assert_frame_equal(table, expected, check_exact=False, rtol=1e-9)
+
+
+# --------------------------------------------------------------------------- Spark
+@pytest.fixture(scope="module")
+def spark_orders(sample):
+    import shutil
+    import warnings
+
+    pytest.importorskip("pyspark", reason="pyspark not installed (pip install .[spark])")
+    if shutil.which("java") is None:
+        pytest.skip("Spark tests need Java 17+ (java not on PATH)")
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[2]").appName("crm-analytics-report-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    plain = sample[CANONICAL].copy()
+    plain.attrs = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pyspark about pandas 3
+        frame = spark.createDataFrame(plain).cache()
+    frame.count()
+    yield frame
+    frame.unpersist()
+    spark.stop()
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_spark_report_writes_the_files_of_the_pandas_report(reports, spark_orders, tmp_path):
+    want, _ = reports
+    got = run_report(spark_orders, out_dir=tmp_path, progress=False)
+    assert [p.name for p in got.files] == [p.name for p in want.files]
+    assert got.headline == want.headline
+    for name in ("customers.csv", "segments.csv"):
+        assert (got.out_dir / name).read_bytes().startswith(b"\xef\xbb\xbf")
+        # Spark writes some numbers in another form (1.0E-5): compare the values
+        _same_table(_read(want.out_dir / name), _read(got.out_dir / name),
+                    rtol=1e-6, atol=1.5e-4)
+    for name in ("segment_profiles.csv", "cohort_repurchase.csv", "cohort_revenue.csv"):
+        pd.testing.assert_frame_equal(_read(got.out_dir / name), _read(want.out_dir / name),
+                                      check_exact=False, rtol=1e-9)
+    for name in ("cohort_heatmap.png", "member_status.png", "churn_risk.png",
+                 "ltv_distribution.png"):
+        assert (got.out_dir / name).read_bytes() == (want.out_dir / name).read_bytes(), name

@@ -5,10 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from crm_analytics._core.errors import CrmDataError
 from crm_analytics.churn import churn_scores, fit_churn_model
 from crm_analytics.orders.datasets import load_sample
 from crm_analytics.orders.encode import PreparedOrders, customer_codes, prepare_orders
-from crm_analytics.report import _join
+from crm_analytics.report.pandas_path import join_customer_tables as _join
 from crm_analytics.segments import kmeans_segments
 from crm_analytics.sleeping import member_status
 from crm_analytics.summary import customer_summary
@@ -18,8 +19,8 @@ from crm_analytics.summary import customer_summary
 def tables():
     orders = prepare_orders(load_sample("orders"))
     summary = customer_summary(orders, time_unit="W")
-    scores = churn_scores(fit_churn_model(summary, model="mbgnbd", standard_errors=False),
-                          summary)
+    scores = churn_scores(summary, churn_model=fit_churn_model(summary, model="mbgnbd",
+                                                               standard_errors=False))
     segments = kmeans_segments(summary, n_clusters=3, random_state=0, sample_size=500)
     status = member_status(orders)[["customer_id", "status", "quality", "sleep_date"]]
     return summary, scores, segments.assignments[["customer_id", "segment"]], status
@@ -136,3 +137,33 @@ def test_overview_bars_from_a_table_or_from_counts(tables):
         assert heights[0] == heights[1] and labels[0] == labels[1]
         assert sum(heights[0]) == len(table)
         plt.close("all")
+
+
+def test_ltv_chart_from_bins_equals_the_chart_from_rows(tables):
+    """Both report paths draw the LTV chart from bins; it is the chart of the rows."""
+    import matplotlib.pyplot as plt
+
+    from crm_analytics.ltv import fit_spend_model, predict_ltv
+    from crm_analytics.plots.ltv import ltv_log_bins, plot_ltv_distribution, plot_ltv_histogram
+
+    summary = tables[0]
+    churn_model = fit_churn_model(summary, model="mbgnbd", standard_errors=False)
+    ltv = predict_ltv(summary, churn_model=churn_model,
+                      spend_model=fit_spend_model(summary, standard_errors=False))
+    ltv.loc[:4, "ltv"] = 0.0  # some values not shown
+    kw = dict(basis="margin", horizon_months=12, discounted=True, currency="yuan")
+    rows = plot_ltv_distribution(ltv, log_scale=True, **kw)
+    bins = plot_ltv_histogram(ltv_log_bins(ltv), **kw)
+    assert [p.get_height() for p in rows.patches] == [p.get_height() for p in bins.patches]
+    assert [p.get_x() for p in rows.patches] == [p.get_x() for p in bins.patches]
+    assert rows.get_title() == bins.get_title() and "5 <= 0 not shown" in bins.get_title()
+    assert rows.get_legend_handles_labels()[1] == bins.get_legend_handles_labels()[1]
+    assert rows.get_xlabel() == bins.get_xlabel() == "ltv (yuan)"
+    plt.close("all")
+
+
+def test_engine_options_need_an_engine_source(tmp_path):
+    from crm_analytics.report import run_report
+
+    with pytest.raises(CrmDataError, match="apply to Parquet paths, DuckDB relations and Spark"):
+        run_report(load_sample("orders"), out_dir=tmp_path, memory_limit="1GB", progress=False)

@@ -255,9 +255,9 @@ def test_reminder_list_on_engine_and_refusals(tmp_path):
     orders.to_parquet(path)
     last = orders.groupby("customer_id")["order_date"].max().dt.normalize()
     on = last.min() + pd.Timedelta(days=8)  # day 12 - 4 of the earliest last order
-    want = reminder_list(orders, on=on, sleep_after=12, remind_before=4)
+    want = reminder_list(orders, as_of=on, sleep_after=12, remind_before=4)
     assert len(want) > 0
-    pd.testing.assert_frame_equal(want, reminder_list(str(path), on=on, sleep_after=12,
+    pd.testing.assert_frame_equal(want, reminder_list(str(path), as_of=on, sleep_after=12,
                                                       remind_before=4))
     for fn in (suggest_sleep_after, reactivation):
         with pytest.raises(CrmDataError, match=f"{fn.__name__} is not available for "
@@ -376,7 +376,7 @@ def test_reminder_list_is_who_enters_pre_sleep(seed):
     orders = random_orders(seed)
     for offset in (20, 35, 50):
         on = DAY0 + pd.Timedelta(days=offset)
-        due = reminder_list(orders, on=on, sleep_after=15, remind_before=5)
+        due = reminder_list(orders, as_of=on, sleep_after=15, remind_before=5)
         day = orders["order_date"].dt.normalize()
         last = day[day <= on].groupby(orders["customer_id"]).max()
         want = sorted(last.index[(on - last).dt.days == 10])
@@ -387,7 +387,7 @@ def test_reminder_list_is_who_enters_pre_sleep(seed):
 
 def test_reminder_list_columns_and_export(tmp_path):
     orders = make_orders([("张三", 0, 88.5), ("李四", 0, 10), ("王五", 1, 5)])
-    due = reminder_list(orders, on="2024-03-21", sleep_after=90, remind_before=10)
+    due = reminder_list(orders, as_of="2024-03-21", sleep_after=90, remind_before=10)
     assert list(due.columns) == ["customer_id", "last_order", "days_since_last_order",
                                  "n_orders", "total_amount", "avg_order_value", "sleep_date",
                                  "segment", "segment_name"]
@@ -653,3 +653,12 @@ def test_plots_draw_on_given_axes():
             plot_sleepers_by_quality(no_sleepers)
     finally:
         plt.close(fig)
+
+
+def test_reminder_list_old_on_spelling_warns(small_orders):
+    with pytest.warns(DeprecationWarning, match="as_of"):
+        old = reminder_list(small_orders, on="2024-03-21", sleep_after=20)
+    pd.testing.assert_frame_equal(old, reminder_list(small_orders, as_of="2024-03-21",
+                                                     sleep_after=20))
+    with pytest.raises(CrmDataError, match="as_of only"):
+        reminder_list(small_orders, on="2024-03-21", as_of="2024-03-21", sleep_after=20)

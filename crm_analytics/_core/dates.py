@@ -47,10 +47,10 @@ def to_day(value: object, name: str) -> pd.Timestamp:
 
 
 def iso_day(value: object) -> str | None:
-    """A date as an ISO string (``"2025-12-31"``) for ``DataFrame.attrs``.
+    """A date as ISO text (``"2025-12-31"``; with the time when it is not midnight).
 
-    pandas writes ``attrs`` into Parquet files as JSON, so dates there are kept as
-    strings; read them back with ``pd.Timestamp(df.attrs["as_of"])``.
+    >>> iso_day(pd.Timestamp("2025-12-31")), iso_day(None)
+    ('2025-12-31', None)
     """
     if value is None or value is pd.NaT:
         return None

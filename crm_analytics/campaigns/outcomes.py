@@ -34,6 +34,7 @@ from crm_analytics.campaigns.rules import (
 )
 from crm_analytics.campaigns.sql import campaign_outcomes
 from crm_analytics.orders.encode import prepare_orders
+from crm_analytics.summary import resolve_as_of
 
 __all__ = [
     "CampaignData",
@@ -253,8 +254,7 @@ def prepare_campaign(
                                               as_of=as_of, group_col=group_col,
                                               margin_rate=margin_rate, notes=margin_notes)
     else:
-        last_day = orders["order_date"].max().normalize()
-        as_of_ts = last_day if as_of is None else to_day(as_of, "as_of")
+        as_of_ts = resolve_as_of(orders, as_of)
     if start_ts > as_of_ts and not pre_only:
         raise CrmDataError(f"The campaign start {start_ts.date()} is after the last order "
                            f"date {as_of_ts.date()}: there are no outcomes to measure yet.")

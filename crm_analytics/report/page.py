@@ -1,7 +1,7 @@
 """A self-contained HTML page (plots embedded as PNG data URIs) for managers.
 
-Only rendering lives here: the numbers and figures come from the analysis modules via
-:mod:`crm_analytics.report`.
+Only rendering lives here: the numbers come from :class:`~crm_analytics.report.sections.
+ReportTables` and the charts from :mod:`crm_analytics.report.builder`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["ReportSection", "figure_to_png", "render_html"]
+from crm_analytics.report.sections import ReportTables
+
+__all__ = ["ReportSection", "figure_to_png", "render_html", "write_report_page"]
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei","Noto Sans CJK SC",
@@ -98,3 +100,58 @@ def render_html(
     path = Path(path)
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def write_report_page(out: Path, tables: ReportTables, images: dict[str, bytes], *,
+                      subtitle: str, headline: dict[str, str]) -> Path:
+    """``out / "report.html"``: the report's sections from its tables and chart PNGs.
+
+    ``images`` maps chart file names (``cohort_heatmap.png`` ...) to PNG bytes; the
+    churn-risk and LTV charts are left out when absent.
+    """
+    img = images
+    sections = [
+        ReportSection(
+            "Repurchase by first-order month (cohorts)",
+            text="Share of each month's new customers who bought again within k months. "
+                 "Blank cells have not fully elapsed yet.",
+            images=[img["cohort_heatmap.png"], img["repurchase_curves.png"]],
+        ),
+        ReportSection(
+            "Customer segments",
+            text=f"KMeans on recency, frequency and spend; {tables.n_segments} segments "
+                 "chosen by silhouette." if tables.n_segments_asked is None
+            else f"{tables.n_segments} KMeans segments.",
+            images=[img["segment_profiles.png"], img["segment_sizes.png"]],
+            tables=[tables.segment_profiles],
+        ),
+        ReportSection(
+            "Churn risk",
+            text="P(alive) from the MBG/NBD model: the probability that a customer has not "
+                 "left for good (high risk = below 0.5). A live customer who buys rarely "
+                 "can still be a sleeping member, so compare with the section below.",
+            images=[img["churn_risk.png"]] if "churn_risk.png" in img else [],
+            tables=([tables.risk_table()] if "churn_risk.png" in img
+                    and tables.risk_counts is not None else []),
+        ),
+        ReportSection(
+            f"Predicted {tables.horizon_months}-month customer value",
+            text=f"BG/NBD + Gamma-Gamma, discounted {tables.monthly_discount_rate:.1%} "
+                 "per month.",
+            images=[img["ltv_distribution.png"]] if "ltv_distribution.png" in img else [],
+        ),
+        ReportSection(
+            "Sleeping members (沉睡会员)",
+            text=f"A member sleeps after {tables.sleep_after} days without an order.",
+            images=[img["member_status.png"], img["sleeping_flow.png"]],
+        ),
+    ]
+    if tables.notes:
+        sections.insert(0, ReportSection("Notes", text=" ".join(tables.notes)))
+    return render_html(
+        out / "report.html",
+        title="Customer retention report / 客户复购与留存报告",
+        subtitle=subtitle,
+        headline=headline,
+        sections=sections,
+    )

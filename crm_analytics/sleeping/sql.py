@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics._core.errors import CrmDataError
+from crm_analytics.backends.order_stats import medians
 from crm_analytics.backends.sql import (
     EPOCH,
     FLOW_ROW_FACTOR,
@@ -34,7 +35,6 @@ from crm_analytics.sleeping.rules import (
     check_aov_threshold,
     check_count,
     check_sleep,
-    default_aov_threshold,
     quality_sql,
     status_sql,
     status_table,
@@ -192,16 +192,12 @@ def default_aov_threshold_on_engine(runner: Runner, source: str) -> float:
     """The members' median average order value, as :func:`default_aov_threshold`.
 
     ``source`` is a table name or a parenthesised subquery (with an alias) holding a
-    customer summary. The engine picks the one or two middle values in order and
-    their median is taken in NumPy, so the threshold is the float the pandas path
-    computes.
+    customer summary. The exact median comes from fixed-memory order statistics
+    (:func:`crm_analytics.backends.order_stats.medians`: bucket counts, then only the
+    middle values fetched), so it is the float the pandas path computes and no window
+    over every customer has to fit in memory.
     """
-    middle = runner.fetch(
-        "SELECT v FROM (SELECT avg_order_value AS v, ROW_NUMBER() OVER "
-        "(ORDER BY avg_order_value) AS i, COUNT(*) OVER () AS n "
-        f"FROM {source}) r WHERE i = FLOOR((n + 1) / 2.0) OR i = FLOOR(n / 2.0) + 1"
-    )
-    return default_aov_threshold(middle["v"].to_numpy(dtype=float))
+    return float(medians(runner, source, "avg_order_value")["median"].iloc[0])
 
 
 def status_counts_on_engine(runner: Runner, source: str, *, sleep_after: int = 90,

@@ -1,0 +1,208 @@
+"""The report's tables computed in pandas, with the analyses' public functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crm_analytics._core.dates import to_day
+from crm_analytics._core.errors import CrmDataError
+from crm_analytics.churn import churn_scores, fit_churn_model
+from crm_analytics.cohorts import cohort_repurchase, cohort_revenue, repurchase_rate
+from crm_analytics.ltv import fit_spend_model, predict_ltv
+from crm_analytics.orders.encode import PreparedOrders
+from crm_analytics.plots.ltv import ltv_log_bins
+from crm_analytics.report.runtime import warnings_state_kept
+from crm_analytics.report.sections import (
+    COHORT_HOW,
+    COHORT_PERIOD,
+    SEGMENT_FILE_COLUMNS,
+    ReportTables,
+    value_basis,
+)
+from crm_analytics.segments import SegmentationResult, kmeans_segments, same_ids
+from crm_analytics.segments.export import export_segments
+from crm_analytics.sleeping import member_status, sleeping_flow
+from crm_analytics.sleeping.rules import STATUSES
+from crm_analytics.summary import customer_summary
+
+__all__ = ["FrameCustomers", "join_customer_tables", "pandas_tables"]
+
+#: Churn risk levels, lowest first (the order of the counts).
+RISK_LEVELS = ("low", "medium", "high")
+
+
+def join_customer_tables(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    """``left.merge(right, on="customer_id", how="left", validate="one_to_one")``.
+
+    The per-customer tables of one run list the same customers (unique: ``left`` starts
+    as a customer summary) in the same order, so they are put side by side without
+    hashing a million ids again; otherwise a merge.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> left = pd.DataFrame({"customer_id": ["a", "b"], "n_orders": [1, 2]})
+    >>> join_customer_tables(left, pd.DataFrame({"customer_id": ["a", "b"], "x": [0.5, 0.7]}))
+      customer_id  n_orders    x
+    0           a         1  0.5
+    1           b         2  0.7
+    """
+    new = [c for c in right.columns if c != "customer_id"]
+    if (
+        len(left) == len(right)
+        and not set(new) & set(left.columns)
+        and same_ids(left["customer_id"], right["customer_id"])
+    ):
+        return pd.concat([left, right[new].set_axis(left.index)], axis=1)
+    return left.merge(right, on="customer_id", how="left", validate="one_to_one")
+
+
+@dataclass(frozen=True, eq=False)
+class FrameCustomers:
+    """The per-customer table in pandas, and the segments it writes ``segments.csv`` from."""
+
+    table: pd.DataFrame
+    segments: SegmentationResult
+
+    def write_jobs(self, out: Path) -> list[Callable[[], list[Path]]]:
+        """Two jobs: ``customers.csv``; ``segments.csv`` (may run side by side)."""
+        # 4 decimals are plenty for people and messaging tools (money stays exact to the fen)
+        rounded = self.table.round(dict.fromkeys(self.table.select_dtypes("float").columns, 4))
+        key = [c for c in SEGMENT_FILE_COLUMNS if c in rounded.columns]
+
+        def write_customers() -> list[Path]:
+            return [export_segments(rounded, out / "customers.csv")]
+
+        def write_segments() -> list[Path]:
+            return [export_segments(self.segments, out / "segments.csv",
+                                    extra=rounded[["customer_id", *key]], columns=key)]
+
+        return [write_customers, write_segments]
+
+
+def _segments_on_one_core(summary: pd.DataFrame, **kwargs: object) -> SegmentationResult:
+    """:func:`kmeans_segments` on one OpenMP / BLAS thread: it runs beside the main
+    thread, and on a busy machine idle OpenMP and BLAS threads spin (measured twice as
+    slow on 2 cores). The labels do not depend on the thread count."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return kmeans_segments(summary, **kwargs)
+
+
+def pandas_tables(
+    prepared: PreparedOrders,
+    *,
+    as_of: object = None,
+    sleep_after: int = 90,
+    horizon_months: int = 12,
+    monthly_discount_rate: float = 0.01,
+    margin_rate: float | None = None,
+    n_segments: int | None = None,
+    step: Callable[[str], None] = lambda name: None,
+) -> ReportTables:
+    """The report's tables from prepared orders (see :func:`crm_analytics.report.run_report`).
+
+    ``step`` is called after each of the steps ``summary, cohorts, sleeping, churn,
+    ltv, segments``.
+    """
+    orders = prepared.orders
+    as_of_ts = (orders["order_date"].max().normalize() if as_of is None
+                else to_day(as_of, "as_of"))
+    notes: list[str] = []
+    # KMeans (BLAS and OpenMP work that releases the GIL) runs on a second thread while
+    # the cohort, churn and sleeping steps run here; each step gives what it gives alone.
+    with warnings_state_kept(), ThreadPoolExecutor(max_workers=1) as pool:
+        summary = customer_summary(prepared, as_of=as_of_ts, time_unit="W")
+        step("summary")
+        segmenting = pool.submit(_segments_on_one_core, summary, n_clusters=n_segments)
+
+        cum = cohort_repurchase(prepared, period=COHORT_PERIOD, how=COHORT_HOW, as_of=as_of_ts)
+        revenue = cohort_revenue(prepared, period=COHORT_PERIOD, as_of=as_of_ts)
+        # a repeat order is one on a later day than the first: frequency > 0 (same rule)
+        rate = repurchase_rate(prepared, as_of=as_of_ts).rate
+        step("cohorts")
+
+        status = member_status(prepared, as_of=as_of_ts, sleep_after=sleep_after)
+        flow_start = max(summary["first_order"].min().normalize(),
+                         as_of_ts - pd.Timedelta(days=364))
+        flow = sleeping_flow(prepared, start=flow_start, end=as_of_ts, sleep_after=sleep_after)
+        step("sleeping")
+
+        # The models need repeat customers; a new shop or a short export has none. The
+        # report then says so and still writes everything else.
+        ids = summary[["customer_id"]]
+        scores = ids.assign(p_alive=float("nan"), p_churn=float("nan"),
+                            expected_orders=float("nan"), churn_risk=pd.NA)
+        ltv = ids.assign(expected_orders=float("nan"), ltv=float("nan"))
+        try:
+            churn_model = fit_churn_model(summary, model="mbgnbd", standard_errors=False)
+            scores = churn_scores(summary, churn_model=churn_model, horizon=90)
+        except CrmDataError as exc:
+            churn_model = None
+            notes.append(f"Churn model not fitted: {exc}")
+        step("churn")
+        ltv_predicted = False
+        if churn_model is not None:
+            try:
+                spend_model = fit_spend_model(summary, standard_errors=False)
+                ltv = predict_ltv(summary, churn_model=churn_model, spend_model=spend_model,
+                                  horizon_months=horizon_months,
+                                  monthly_discount_rate=monthly_discount_rate,
+                                  margin_rate=margin_rate)
+                ltv_predicted = True
+            except CrmDataError as exc:
+                notes.append(f"Spend model not fitted, so no LTV: {exc}")
+        step("ltv")
+
+        segments = segmenting.result()
+        step("segments")
+
+    status_cols = ["customer_id", "status", "quality", "sleep_date"]
+    customers = summary
+    for table in (
+        scores,
+        ltv.rename(columns={"expected_orders": f"expected_orders_{horizon_months}m"}),
+        segments.assignments[["customer_id", "segment", "segment_name"]],
+        status[[c for c in status_cols if c in status.columns]],
+    ):
+        customers = join_customer_tables(customers, table)
+    if len(customers) != len(summary):  # pragma: no cover - guarded by validate=
+        raise CrmDataError("Internal error: customers were lost while joining results.")
+
+    risk_counts = None
+    if churn_model is not None:
+        risk_counts = (scores["churn_risk"].astype(str).value_counts()
+                       .reindex(list(RISK_LEVELS), fill_value=0).astype(np.int64))
+    ltv_total = float(ltv["ltv"].sum()) if ltv_predicted and ltv["ltv"].notna().any() else None
+    return ReportTables(
+        as_of=as_of_ts,
+        n_customers=len(summary),
+        n_orders=int(summary["n_orders"].sum()),  # orders up to as_of
+        repurchase_rate=rate,
+        cohort_repurchase=cum,
+        cohort_revenue=revenue,
+        status_counts=status["status"].astype(str).value_counts()
+        .reindex(list(STATUSES), fill_value=0).astype(np.int64),
+        sleeping_flow=flow,
+        risk_counts=risk_counts,
+        ltv_total=ltv_total,
+        ltv_bins=ltv_log_bins(ltv) if ltv_total is not None else None,
+        value_basis=value_basis(has_margin="total_margin" in summary.columns,
+                                margin_rate=margin_rate),
+        segment_profiles=segments.profiles,
+        segment_columns=tuple(segments.feature_columns.values()),
+        n_segments=segments.k,
+        customers=FrameCustomers(customers, segments),
+        sleep_after=sleep_after,
+        horizon_months=horizon_months,
+        monthly_discount_rate=monthly_discount_rate,
+        n_segments_asked=n_segments,
+        notes=notes,
+    )
