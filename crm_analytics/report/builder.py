@@ -14,6 +14,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from crm_analytics._core.frames import write_excel_csv
 from crm_analytics.plots.cohorts import plot_cohort_heatmap, plot_repurchase_curves
 from crm_analytics.plots.ltv import plot_ltv_histogram
 from crm_analytics.plots.overview import plot_churn_risk, plot_member_status
@@ -92,7 +93,7 @@ def _write_small_tables(tables: ReportTables, out: Path) -> list[Path]:
     for name, table in (("cohort_repurchase.csv", tables.cohort_repurchase),
                         ("cohort_revenue.csv", tables.cohort_revenue),
                         ("segment_profiles.csv", tables.segment_profiles)):
-        table.to_csv(out / name, index=False, encoding="utf-8-sig")
+        write_excel_csv(table, out / name)
         written.append(out / name)
     return written
 

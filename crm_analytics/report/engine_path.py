@@ -35,7 +35,6 @@ as the pandas path.
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics._core.errors import CrmDataError
+from crm_analytics._core.frames import prepend_bom
 from crm_analytics.backends import runner_for
 from crm_analytics.backends.order_stats import medians, order_values, quantile
 from crm_analytics.backends.sql import (
@@ -115,18 +115,10 @@ def check_sample_size(sample_size: object) -> int:
 
 
 # --------------------------------------------------------------------------- files
-def _with_bom(plain: Path, target: Path) -> None:
-    """``target`` = UTF-8 byte-order mark + ``plain`` (streamed), then ``plain`` removed."""
-    with open(target, "wb") as out, open(plain, "rb") as src:
-        out.write("\ufeff".encode())
-        shutil.copyfileobj(src, out, length=1 << 22)
-    plain.unlink()
-
-
 def _write_csv(runner: Runner, query: str, target: Path, quote: list[str]) -> Path:
     plain = target.with_name(target.name + ".part")
     runner.write_csv(query, plain, quote=quote)
-    _with_bom(plain, target)
+    prepend_bom(plain, target)
     return target
 
 
@@ -210,67 +202,17 @@ def ltv_bins_on_engine(runner: Runner, source: str, *, column: str = "ltv",
 
 
 # --------------------------------------------------------------------------- tables
-def engine_tables(
-    orders: object,
-    *,
-    as_of: object = None,
-    sleep_after: int = 90,
-    horizon_months: int = 12,
-    monthly_discount_rate: float = 0.01,
-    margin_rate: float | None = None,
-    n_segments: int | None = None,
-    sample_size: int = SAMPLE_SIZE,
-    seed: int = 0,
-    step: Callable[[str], None] = lambda name: None,
-    **engine_options: object,
-) -> ReportTables:
-    """The report's tables from an engine source (see :func:`crm_analytics.report.run_report`).
+def _fit_models(runner: Runner, summary: str, *, tag: int, as_of: pd.Timestamp,
+                as_of_day: int, margin: bool, margin_rate: float | None,
+                horizon_months: int, monthly_discount_rate: float, seed: int,
+                notes: list[str], step: Callable[[str], None]):
+    """Churn (MBG/NBD) and spend (Gamma-Gamma) models fitted on SQL counts; the scored
+    histories registered in the engine as ``crm_report_patterns_<tag>``.
 
-    ``engine_options`` (``connection``, ``memory_limit``, ``temp_directory``,
-    ``threads``) are passed to :func:`crm_analytics.backends.runner_for`. ``step`` is
-    called after each of the steps ``summary, cohorts, sleeping, churn, ltv, segments``.
+    Returns ``(churn_model, spend_model, patterns_name)``; a model that cannot be fitted
+    is None and the reason is added to ``notes``.
     """
-    s_days, r_days = check_sleep(sleep_after, REMIND_BEFORE)
-    sample_size = check_sample_size(sample_size)
-    runner = runner_for(orders, **engine_options)
-    counts = check_orders(runner)
-    as_of_ts, a = resolve_day(runner, as_of, "as_of")
-    if first_day(runner) > a:
-        raise CrmDataError(f"No order is on or before as_of={as_of_ts.date()}. Use a later as_of.")
-    notes: list[str] = []
-
-    day = DIALECTS[runner.dialect]["day_date"]
-    tag = next(_tables)
-    summary = f"crm_report_summary_{tag}"
-    margin = has_column(runner, "margin")
-    runner.materialise(summary, customer_summary_sql(
-        runner, as_of_day=a, unit_days=7.0, margin=margin, order=False,
-        chunks=chunk_count(runner, counts["n_rows"])))
-    totals = runner.fetch(
-        "SELECT COUNT(*) AS n, SUM(n_orders) AS n_orders, MIN(first_day) AS first_day, "
-        "SUM(CASE WHEN frequency > 0 THEN 1 ELSE 0 END) AS n_repeat, "
-        f"SUM(total_amount) AS amount FROM {summary}").iloc[0]
-    n_customers = int(totals["n"])
-    step("summary")
-
-    cum = cohort_repurchase_on_engine(runner, period=COHORT_PERIOD, how=COHORT_HOW,
-                                      as_of=as_of_ts)
-    revenue = cohort_revenue_on_engine(runner, period=COHORT_PERIOD, as_of=as_of_ts)
-    # a repeat order is one on a later day than the first: frequency > 0 (same rule)
-    rate = int(totals["n_repeat"]) / n_customers
-    step("cohorts")
-
-    first_ts = pd.Timestamp(np.datetime64(int(totals["first_day"]), "D"))
-    flow_start = max(first_ts, as_of_ts - pd.Timedelta(days=364))
-    flow = sleeping_flow_on_engine(runner, start=flow_start, end=as_of_ts, sleep_after=s_days)
-    # the members' median average order value, from the one or two middle values
-    middle = order_values(runner, summary, "avg_order_value",
-                          {"lo": "(n + 1) // 2", "hi": "n // 2 + 1"})
-    aov_threshold = default_aov_threshold([middle["lo"].iloc[0], middle["hi"].iloc[0]])
-    status_counts = status_counts_on_engine(runner, summary, sleep_after=s_days,
-                                            remind_before=r_days)
-    step("sleeping")
-
+    a, as_of_ts = as_of_day, as_of
     patterns_name = f"crm_report_patterns_{tag}"
     churn_model = spend_model = None
     try:
@@ -296,15 +238,45 @@ def engine_tables(
         runner.register(patterns_name, scored)
         del patterns, scored
     step("ltv")
+    return churn_model, spend_model, patterns_name
 
-    result, seg_note = fit_segments_on_sample(runner, summary, n_customers,
-                                              n_segments=n_segments,
-                                              sample_size=sample_size, seed=seed)
-    if seg_note:
-        notes.append(seg_note)
-    step("segments")
 
-    # ---- the per-customer table, as SQL over the summary (s) and the histories (p)
+@dataclass(frozen=True, eq=False)
+class _CustomerQuery:
+    """The per-customer table as SQL over the summary (``s``) and the histories (``p``).
+
+    ``exprs``/``kinds`` map each output column to its SQL expression and kind (text, int,
+    float, date); ``named`` is the WITH clause that adds the segment and its names.
+    """
+
+    named: str
+    join: str
+    exprs: dict
+    kinds: dict
+    customer_cols: list
+    seg_cols: list
+
+    def select(self, cols: list[str], *, rounded: bool) -> str:
+        parts = []
+        for c in cols:
+            e = self.exprs[c]
+            if rounded and self.kinds[c] == "float":
+                e = f"ROUND({e}, 4)"
+            parts.append(f"{e} AS {c}")
+        return f"{self.named} SELECT {', '.join(parts)} FROM s{self.join} ORDER BY s.customer_id"
+
+    def quoted(self, cols: list[str]) -> list[str]:
+        return [c for c in cols if self.kinds[c] == "text"]
+
+
+def _customer_query(runner: Runner, summary: str, result: SegmentationResult, *,
+                    as_of_day: int, churn_model, spend_model, patterns_name: str,
+                    margin: bool, margin_rate: float | None, horizon_months: int,
+                    sleep_after: int, remind_before: int,
+                    aov_threshold: float) -> _CustomerQuery:
+    """The columns of ``customers.csv`` / ``segments.csv`` as SQL (see :class:`_CustomerQuery`)."""
+    a, s_days, r_days = as_of_day, sleep_after, remind_before
+    day = DIALECTS[runner.dialect]["day_date"]
     dists = segment_distance_sql(result, dialect=runner.dialect, alias="s")
     d_cols = ", ".join(f"{d} AS crm_d{i}" for i, d in enumerate(dists))
     segment = nearest_segment_sql([f"crm_d{i}" for i in range(len(dists))])
@@ -378,17 +350,90 @@ def engine_tables(
     seg_cols = (["customer_id", "segment", *name_cols]
                 + [c for c in SEGMENT_FILE_COLUMNS if c in customer_cols])
 
-    def select(cols: list[str], *, rounded: bool) -> str:
-        parts = []
-        for c in cols:
-            e = exprs[c]
-            if rounded and kinds[c] == "float":
-                e = f"ROUND({e}, 4)"
-            parts.append(f"{e} AS {c}")
-        return f"{named} SELECT {', '.join(parts)} FROM s{join} ORDER BY s.customer_id"
+    return _CustomerQuery(named=named, join=join, exprs=exprs, kinds=kinds,
+                          customer_cols=customer_cols, seg_cols=seg_cols)
 
-    def quoted(cols: list[str]) -> list[str]:
-        return [c for c in cols if kinds[c] == "text"]
+
+def engine_tables(
+    orders: object,
+    *,
+    as_of: object = None,
+    sleep_after: int = 90,
+    horizon_months: int = 12,
+    monthly_discount_rate: float = 0.01,
+    margin_rate: float | None = None,
+    n_segments: int | None = None,
+    sample_size: int = SAMPLE_SIZE,
+    seed: int = 0,
+    step: Callable[[str], None] = lambda name: None,
+    **engine_options: object,
+) -> ReportTables:
+    """The report's tables from an engine source (see :func:`crm_analytics.report.run_report`).
+
+    ``engine_options`` (``connection``, ``memory_limit``, ``temp_directory``,
+    ``threads``) are passed to :func:`crm_analytics.backends.runner_for`. ``step`` is
+    called after each of the steps ``summary, cohorts, sleeping, churn, ltv, segments``.
+    """
+    s_days, r_days = check_sleep(sleep_after, REMIND_BEFORE)
+    sample_size = check_sample_size(sample_size)
+    runner = runner_for(orders, **engine_options)
+    counts = check_orders(runner)
+    as_of_ts, a = resolve_day(runner, as_of, "as_of")
+    if first_day(runner) > a:
+        raise CrmDataError(f"No order is on or before as_of={as_of_ts.date()}. Use a later as_of.")
+    notes: list[str] = []
+
+    tag = next(_tables)
+    summary = f"crm_report_summary_{tag}"
+    margin = has_column(runner, "margin")
+    runner.materialise(summary, customer_summary_sql(
+        runner, as_of_day=a, unit_days=7.0, margin=margin, order=False,
+        chunks=chunk_count(runner, counts["n_rows"])))
+    totals = runner.fetch(
+        "SELECT COUNT(*) AS n, SUM(n_orders) AS n_orders, MIN(first_day) AS first_day, "
+        "SUM(CASE WHEN frequency > 0 THEN 1 ELSE 0 END) AS n_repeat, "
+        f"SUM(total_amount) AS amount FROM {summary}").iloc[0]
+    n_customers = int(totals["n"])
+    step("summary")
+
+    cum = cohort_repurchase_on_engine(runner, period=COHORT_PERIOD, how=COHORT_HOW,
+                                      as_of=as_of_ts)
+    revenue = cohort_revenue_on_engine(runner, period=COHORT_PERIOD, as_of=as_of_ts)
+    # a repeat order is one on a later day than the first: frequency > 0 (same rule)
+    rate = int(totals["n_repeat"]) / n_customers
+    step("cohorts")
+
+    first_ts = pd.Timestamp(np.datetime64(int(totals["first_day"]), "D"))
+    flow_start = max(first_ts, as_of_ts - pd.Timedelta(days=364))
+    flow = sleeping_flow_on_engine(runner, start=flow_start, end=as_of_ts, sleep_after=s_days)
+    # the members' median average order value, from the one or two middle values
+    middle = order_values(runner, summary, "avg_order_value",
+                          {"lo": "(n + 1) // 2", "hi": "n // 2 + 1"})
+    aov_threshold = default_aov_threshold([middle["lo"].iloc[0], middle["hi"].iloc[0]])
+    status_counts = status_counts_on_engine(runner, summary, sleep_after=s_days,
+                                            remind_before=r_days)
+    step("sleeping")
+
+    churn_model, spend_model, patterns_name = _fit_models(
+        runner, summary, tag=tag, as_of=as_of_ts, as_of_day=a, margin=margin,
+        margin_rate=margin_rate, horizon_months=horizon_months,
+        monthly_discount_rate=monthly_discount_rate, seed=seed, notes=notes, step=step)
+
+    result, seg_note = fit_segments_on_sample(runner, summary, n_customers,
+                                              n_segments=n_segments,
+                                              sample_size=sample_size, seed=seed)
+    if seg_note:
+        notes.append(seg_note)
+    step("segments")
+
+    query = _customer_query(
+        runner, summary, result, as_of_day=a, churn_model=churn_model,
+        spend_model=spend_model, patterns_name=patterns_name, margin=margin,
+        margin_rate=margin_rate, horizon_months=horizon_months, sleep_after=s_days,
+        remind_before=r_days, aov_threshold=aov_threshold)
+    named, join, exprs = query.named, query.join, query.exprs
+    customer_cols, seg_cols = query.customer_cols, query.seg_cols
+    select, quoted = query.select, query.quoted
 
     # ---- aggregates for the page
     extra = ("" if churn_model is None else
