@@ -14,6 +14,7 @@ the churn window ``horizon`` is always in days.
 
 from __future__ import annotations
 
+from crm_analytics.churn.fit import fit_churn_model
 from crm_analytics.churn.holdout import HoldoutReport, churn_holdout_report
 from crm_analytics.churn.model import (
     MODELS,
@@ -22,8 +23,8 @@ from crm_analytics.churn.model import (
     check_churn_model,
     check_rfm,
     compress_rfm,
-    fit_churn_model,
     fit_patterns,
+    fit_summary,
     frequency_age_pairs,
 )
 from crm_analytics.churn.rules import (
@@ -59,6 +60,7 @@ __all__ = [
     "compress_rfm",
     "expected_gap_days",
     "fit_patterns",
+    "fit_summary",
     "frequency_age_pairs",
     "next_order_rule",
     "risk_band_codes",

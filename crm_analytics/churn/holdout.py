@@ -14,7 +14,7 @@ import pandas as pd
 
 from crm_analytics._core.dates import day_number, to_day
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics.churn.model import MODELS, ChurnModel, fit_churn_model
+from crm_analytics.churn.model import MODELS, ChurnModel, fit_summary
 from crm_analytics.churn.scores import scores_on_patterns
 from crm_analytics.orders.encode import order_days, prepare_orders
 from crm_analytics.summary import calibration_holdout_split, resolve_as_of
@@ -184,7 +184,7 @@ def churn_holdout_report(
                                       holdout_end=holdout_end, time_unit=time_unit)
     cal_end = to_day(calibration_end, "calibration_end")
     hold_end = resolve_as_of(orders, holdout_end, "holdout_end")
-    fitted = fit_churn_model(split, model=model, penalizer=penalizer, time_unit=time_unit)
+    fitted = fit_summary(split, model=model, penalizer=penalizer, time_unit=time_unit)
     freq = split["frequency"].to_numpy(dtype=float)
     rec = split["recency"].to_numpy(dtype=float)
     T = split["T"].to_numpy(dtype=float)
