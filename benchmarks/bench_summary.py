@@ -7,6 +7,13 @@ and the peak memory traced during one call of each.
     /work/venv/bin/python benchmarks/bench_summary.py            # 1M customers
     /work/venv/bin/python benchmarks/bench_summary.py --n 100000 --repeat 7
     /work/venv/bin/python benchmarks/bench_summary.py --cohorts  # also time cohort tables
+    /work/venv/bin/python benchmarks/bench_summary.py --n 300000 --id-shapes
+
+``--id-shapes`` also times the summary with the customer ids rewritten one-to-one in the
+shapes shops have: 16 digits (Taobao/JD numbers, the simulator's), ``c123``, Taobao
+nicknames (often Chinese, 买家会员名) and e-mails (Shopify). Each run starts from the
+validated orders in a fresh ``PreparedOrders``, so the id encoding is timed; lifetimes
+runs on the same ids in the same run.
 
 Orders come from :func:`crm_analytics.simulate.simulate_shop` (BG/NBD purchases and
 dropout, no campaigns, ``alpha=6`` for about six orders per customer), or from the small
@@ -31,10 +38,67 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from crm_analytics.orders.encode import PreparedOrders
 from crm_analytics.orders.validate import validate_orders
 from crm_analytics.summary import customer_summary
 
 COMPARED = ("frequency", "recency", "T", "monetary_value")
+
+#: Customer id shapes of :func:`with_id_shape`.
+ID_SHAPES = ("digits", "c123", "nickname", "email")
+_SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡")
+_GIVEN = list("小明红强伟芳娜敏静丽军磊洋勇艳杰娟涛超秀霞平刚桂英华玉兰萍梅鹏飞宇浩然子轩梓涵欣怡诗雨晨阳")
+_WORDS = ("tb", "jd", "love", "cat", "sun", "moon", "tea", "happy", "star", "baby")
+_DOMAINS = ("qq.com", "163.com", "gmail.com", "126.com", "outlook.com", "example.com")
+
+
+def with_id_shape(orders: pd.DataFrame, shape: str, seed: int = 0) -> pd.DataFrame:
+    """``orders`` with each customer id replaced one-to-one by an id of ``shape``.
+
+    ``"digits"``: unchanged (the simulator's 16-digit numbers); ``"c123"``: "c" and a
+    number; ``"nickname"``: Taobao-style member names, Chinese characters with a word or
+    a number (``"tb王小明17"``, ``"李伟_20931"``); ``"email"``: ``"tea.20931@qq.com"``.
+    """
+    if shape == "digits":
+        return orders
+    codes, uniques = pd.factorize(orders["customer_id"])
+    n = len(uniques)
+    rng = np.random.default_rng(seed)
+    if shape == "c123":
+        new = [f"c{i}" for i in rng.permutation(n)]
+    elif shape == "nickname":
+        s, g1, g2 = (rng.choice(names, n) for names in (_SURNAMES, _GIVEN, _GIVEN))
+        w = rng.choice(_WORDS, n)
+        new = [f"{w[i]}{s[i]}{g1[i]}{g2[i]}{i}" if i % 3 == 0 else f"{s[i]}{g1[i]}{g2[i]}_{i}"
+               for i in range(n)]
+    elif shape == "email":
+        w, d = rng.choice(_WORDS, n), rng.choice(_DOMAINS, n)
+        new = [f"{w[i]}.{i}@{d[i]}" for i in range(n)]
+    else:
+        raise ValueError(f"shape must be one of {ID_SHAPES}; got {shape!r}")
+    ids = np.asarray(new, dtype=object)[codes]
+    return orders.assign(customer_id=pd.array(ids, dtype=orders["customer_id"].dtype))
+
+
+def time_id_shapes(orders: pd.DataFrame, repeat: int, shapes=ID_SHAPES) -> list[dict]:
+    """Per id shape: median seconds of ``customer_summary`` (ids encoded in each run) and
+    of lifetimes' summary on the same orders, both checked equal."""
+    rows = []
+    for shape in shapes:
+        shaped = with_id_shape(orders, shape)
+        ours_times, ours = timed(lambda o=shaped: customer_summary(PreparedOrders(o)), repeat,
+                                 slow=float("inf"))
+        ref_times, ref = timed(lambda o=shaped: lifetimes_summary(o), 1)
+        check_equal(ours, ref)
+        rows.append({"shape": shape, "example": str(shaped["customer_id"].iloc[0]),
+                     "seconds": statistics.median(ours_times),
+                     "lifetimes_seconds": statistics.median(ref_times)})
+        del shaped, ours, ref
+    digits = next((r["seconds"] for r in rows if r["shape"] == "digits"), None)
+    for r in rows:
+        r["vs_digits"] = r["seconds"] / digits if digits else None
+        r["speed_up"] = r["lifetimes_seconds"] / r["seconds"]
+    return rows
 
 
 def simple_orders(n_customers: int, seed: int) -> pd.DataFrame:
@@ -135,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generator", choices=["shop", "simple"], default="shop")
     parser.add_argument("--cohorts", action="store_true",
                         help="also time the cohort tables (no reference implementation)")
+    parser.add_argument("--id-shapes", action="store_true",
+                        help="also time the summary on digit, c123, nickname and e-mail ids")
     args = parser.parse_args(argv)
 
     print(f"python {platform.python_version()}, pandas {pd.__version__}, numpy "
@@ -168,6 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak traced memory: customer_summary {ours_mem:,.0f} MiB, lifetimes "
           f"{ref_mem:,.0f} MiB (input orders: "
           f"{orders.memory_usage(deep=True).sum() / 2**20:,.0f} MiB)")
+
+    if args.id_shapes:
+        print("customer id shapes (ids encoded in each run; lifetimes on the same ids):")
+        for r in time_id_shapes(orders, args.repeat):
+            print(f"  {r['shape']:9s} e.g. {r['example']!r:24s} customer_summary "
+                  f"{r['seconds']:6.2f} s ({r['vs_digits']:.2f}x digit ids), lifetimes "
+                  f"{r['lifetimes_seconds']:6.2f} s: {r['speed_up']:.1f}x faster")
 
     if args.cohorts:
         from crm_analytics.cohorts import (

@@ -10,6 +10,8 @@ step                    crm-analytics                                       refe
 ======================  ==================================================  ==========
 summary                 ``customer_summary`` (pandas/numpy)                 lifetimes
 summary (duckdb)        ``engines.customer_summary`` on a Parquet file      lifetimes
+summary, <shape> ids    ``customer_summary(PreparedOrders(orders))`` with   lifetimes
+                        digit, c123, nickname, e-mail ids (encoded each run)
 churn fit               ``fit_churn_model`` (analytic gradient,            lifetimes BetaGeoFitter
                         compressed rows, standard errors)
 spend fit               ``fit_spend_model`` (Gamma-Gamma)                   lifetimes GammaGammaFitter
@@ -56,7 +58,7 @@ from bench_churn_ltv import LIFETIMES_MONTH, plain_lifetimes  # noqa: E402
 from bench_churn_ltv import check_equal as check_churn_ltv  # noqa: E402
 from bench_churn_ltv import ours as churn_ltv_ours  # noqa: E402
 from bench_summary import check_equal as check_summary  # noqa: E402
-from bench_summary import lifetimes_summary, peak_mib  # noqa: E402
+from bench_summary import lifetimes_summary, peak_mib, time_id_shapes  # noqa: E402
 from bench_summary import timed as timed_runs  # noqa: E402
 
 from crm_analytics import engines  # noqa: E402
@@ -208,6 +210,12 @@ def run_size(n: int, *, repeat: int, seed: int, report: bool, workdir: Path) -> 
     del duck
     duck_t, duck_rss = child_run(code)
     add("summary (duckdb)", duck_t, ref_t, duck_rss, "lifetimes", "RSS of process, from Parquet")
+
+    # customer id shapes: the same orders with digit, c123, nickname and e-mail ids, the
+    # ids encoded in each run (a fresh PreparedOrders); lifetimes on the same ids
+    for r in time_id_shapes(orders, repeat):
+        add(f"summary, {r['shape']} ids", r["seconds"], r["lifetimes_seconds"], 0, "lifetimes",
+            f"e.g. {r['example']!r}; {r['vs_digits']:.2f}x the time of digit ids")
 
     # churn fit, scores + LTV: ours vs plain lifetimes (shared helpers of bench_churn_ltv),
     # the summary in weeks as in the report; lifetimes' month so the LTVs are comparable

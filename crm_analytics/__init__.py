@@ -45,6 +45,7 @@ _EXPORTS = {
     "customer_summary": "crm_analytics.summary",
     "days_to_second_order": "crm_analytics.cohorts",
     "detect_source": "crm_analytics.orders.readers",
+    "engine_source": "crm_analytics.backends",
     "estimate_lifetime_years": "crm_analytics.ltv",
     "export_segments": "crm_analytics.segments.export",
     "fit_churn_model": "crm_analytics.churn",
@@ -103,6 +104,7 @@ __all__ = [
     "customer_summary",
     "days_to_second_order",
     "detect_source",
+    "engine_source",
     "estimate_lifetime_years",
     "export_segments",
     "fit_churn_model",
@@ -149,6 +151,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static analysers and IDEs see the names directly
     from crm_analytics._core.errors import CrmDataError
+    from crm_analytics.backends import engine_source
     from crm_analytics.campaigns import (
         HoldoutPlan,
         LiftResult,

@@ -10,8 +10,16 @@ Commands
 ``validate ORDERS``
     Print the validation report; exit code 1 when the data is invalid.
 
+Options are spelled as the Python parameters they feed, with dashes: ``--as-of`` is
+``as_of``, ``--n-clusters`` is ``n_clusters``, ``--out-dir`` is ``run_report``'s
+``out_dir``. The spellings of version 0.1 (``--k``, ``report --out``) still work for one
+release and print a note on stderr.
+
 Bad input prints one clear paragraph and exits with code 2 (1 for ``validate``); pass
 ``--debug`` for the traceback.
+
+Building the parser imports nothing but the standard library, so ``--help`` answers at
+once; each command imports the analyses it runs.
 """
 
 from __future__ import annotations
@@ -31,6 +39,19 @@ __all__ = ["main"]
 EXIT_OK, EXIT_INVALID, EXIT_BAD_INPUT = 0, 1, 2
 
 
+class _OldSpelling(argparse.Action):
+    """An option's spelling of version 0.1: stored like the new one, with a note on stderr."""
+
+    def __init__(self, option_strings, dest, *, new: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"crm-analytics: {option_string} is deprecated and will be removed in the next "
+              f"release; use {self.new}.", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def _add_input_args(p: argparse.ArgumentParser, *, optional: bool) -> None:
     if optional:
         p.add_argument("orders", nargs="*", help="order file (CSV/Parquet/Excel), or several "
@@ -47,6 +68,13 @@ def _add_input_args(p: argparse.ArgumentParser, *, optional: bool) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
+def _add_n_clusters(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--n-clusters", type=int, default=None, help=f"number of {what} "
+                   "(default: chosen by silhouette)")
+    p.add_argument("--k", dest="n_clusters", type=int, action=_OldSpelling,
+                   new="--n-clusters")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crm-analytics",
@@ -55,17 +83,25 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="run the whole analysis and write an HTML report")
     _add_input_args(rep, optional=True)
-    rep.add_argument("--out", default="crm_report", help="output folder (default: crm_report)")
+    rep.add_argument("--out-dir", default="crm_report",
+                     help="output folder (default: crm_report)")
+    rep.add_argument("--out", dest="out_dir", action=_OldSpelling, new="--out-dir")
     rep.add_argument("--sleep-after", type=int, default=90, help="days without an order "
                      "after which a member is sleeping (default 90)")
-    rep.add_argument("--quiet", action="store_true", help="no progress output")
+    rep.add_argument("--horizon-months", type=int, default=12,
+                     help="LTV horizon in months (default 12)")
+    rep.add_argument("--monthly-discount-rate", type=float, default=0.01,
+                     help="discount rate per month for the LTV (default 0.01)")
+    rep.add_argument("--margin-rate", type=float, default=None, help="gross margin / revenue, for "
+                     "orders without a margin column (default: the orders' margins, if any)")
+    _add_n_clusters(rep, "KMeans segments")
     rep.add_argument("--memory-limit", default=None, help="DuckDB memory limit for several "
                      "Parquet files, e.g. 2GB (it spills to disk beyond it)")
+    rep.add_argument("--quiet", action="store_true", help="no progress output")
     seg = sub.add_parser("segments", help="KMeans segments to a CSV for messaging tools")
     _add_input_args(seg, optional=False)
     seg.add_argument("--out", default="segments.csv", help="CSV path (default segments.csv)")
-    seg.add_argument("--k", type=int, default=None, help="number of segments "
-                     "(default: chosen by silhouette)")
+    _add_n_clusters(seg, "segments")
     seg.add_argument("--excel-safe-ids", action="store_true",
                      help="write ids so Excel shows long numbers exactly")
     val = sub.add_parser("validate", help="check an order file and print what was found")
@@ -89,7 +125,26 @@ def _parquet_source(paths: list[str]) -> list[str] | None:
     return paths
 
 
+def _engine_orders(paths: list[str], args: argparse.Namespace):
+    """Several Parquet files as one engine source, with ``--memory-limit`` if given."""
+    import duckdb
+
+    from crm_analytics.backends import engine_source
+
+    limit = getattr(args, "memory_limit", None)
+    spill = None
+    if limit is not None:
+        spill = Path(args.out_dir) / ".duckdb_spill"
+        spill.mkdir(parents=True, exist_ok=True)
+    try:
+        return engine_source(paths, memory_limit=limit, temp_directory=spill)
+    except duckdb.Error as exc:  # the only setting given here that DuckDB can refuse
+        raise CrmDataError(f"--memory-limit {limit!r} is not a size DuckDB understands "
+                           "(use e.g. 2GB or 500MB).") from exc
+
+
 def _load(args: argparse.Namespace):
+    """The orders of the command: the bundled sample, engine paths or one file read."""
     from crm_analytics.orders.datasets import load_sample
     from crm_analytics.orders.readers import read_orders
 
@@ -98,41 +153,30 @@ def _load(args: argparse.Namespace):
     if not paths:
         return load_sample("orders")
     engine_paths = _parquet_source(paths)
-    if engine_paths is None and not Path(paths[0]).exists():
-        raise FileNotFoundError(f"No such file: {paths[0]}. Check the path.")
     if engine_paths is not None:
-        limit = getattr(args, "memory_limit", None)
-        if limit is None:
-            return engine_paths
-        import duckdb
-
-        con = duckdb.connect()
-        try:
-            con.execute(f"SET memory_limit = '{limit}'")
-        except duckdb.Error as exc:
-            raise CrmDataError(f"--memory-limit {limit!r} is not a size DuckDB understands "
-                               "(use e.g. 2GB or 500MB).") from exc
-        spill = Path(args.out) / ".duckdb_spill"
-        spill.mkdir(parents=True, exist_ok=True)
-        con.execute(f"SET temp_directory = '{spill.as_posix()}'")
-        con.execute("SET preserve_insertion_order = false")
-        return con.read_parquet(engine_paths)
+        return _engine_orders(engine_paths, args)
+    if not Path(paths[0]).exists():
+        raise FileNotFoundError(f"No such file: {paths[0]}. Check the path.")
     return read_orders(Path(paths[0]), source=args.source, encoding=args.encoding)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from crm_analytics.orders.validate import validate_orders, validation_report
+    from crm_analytics.orders.readers import read_orders
+    from crm_analytics.orders.validate import validate_orders
 
-    orders = _load(args)
-    report = validation_report(orders)  # the reader's report (platform exclusions included)
+    path = Path(args.orders)
+    if not path.exists():
+        raise FileNotFoundError(f"No such file: {path}. Check the path.")
+    # the reader's report lists what it excluded (platform statuses included)
+    orders, report = read_orders(path, source=args.source, encoding=args.encoding,
+                                 return_report=True)
     if args.as_of:
         validate_orders(orders, as_of=args.as_of)  # raises when orders are after as_of
     n_customers = orders["customer_id"].nunique()
     first, last = orders["order_date"].min().date(), orders["order_date"].max().date()
     print(f"OK: {args.orders}")
     print(f"{len(orders)} orders from {n_customers} customers, {first} to {last}.")
-    if report is not None:
-        print(report.summary())
+    print(report.summary())
     return EXIT_OK
 
 
@@ -143,7 +187,7 @@ def _cmd_segments(args: argparse.Namespace) -> int:
 
     orders = _load(args)
     summary = customer_summary(orders, as_of=args.as_of)
-    result = kmeans_segments(summary, n_clusters=args.k)
+    result = kmeans_segments(summary, n_clusters=args.n_clusters)
     path = export_segments(result, args.out, extra=[summary],
                            excel_safe_ids=args.excel_safe_ids)
     print(f"{len(summary)} customers in {result.k} segments written to {path}")
@@ -164,8 +208,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from crm_analytics.report import run_report
 
     result = run_report(
-        orders, out_dir=args.out, as_of=args.as_of, sleep_after=args.sleep_after,
-        progress=not args.quiet,
+        orders, out_dir=args.out_dir, as_of=args.as_of, sleep_after=args.sleep_after,
+        horizon_months=args.horizon_months, monthly_discount_rate=args.monthly_discount_rate,
+        margin_rate=args.margin_rate, n_segments=args.n_clusters, progress=not args.quiet,
         source_name=" ".join(args.orders) if args.orders else "bundled sample shop",
     )
     if not args.quiet:
@@ -181,7 +226,23 @@ def _explain(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``crm-analytics`` console script; returns the exit code."""
+    """Entry point of the ``crm-analytics`` console script; returns the exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success, 1 when ``validate`` finds the data invalid, 2 on bad input.
+
+    Examples
+    --------
+    >>> main(["validate", "no_such_file.csv"])
+    2
+    """
     args = _parser().parse_args(argv)
     commands = {"report": _cmd_report, "segments": _cmd_segments, "validate": _cmd_validate}
     try:

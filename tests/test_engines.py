@@ -12,7 +12,7 @@ import pytest
 
 from crm_analytics import engines
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics.campaigns import _prepare as campaign_prepare
+from crm_analytics.campaigns.outcomes import prepare_campaign as campaign_prepare
 from crm_analytics.cohorts import cohort_repurchase, cohort_revenue
 from crm_analytics.orders.datasets import load_cdnow, load_sample
 from crm_analytics.orders.validate import validate_orders
@@ -181,6 +181,18 @@ def test_sleeping_flow_duckdb_equals_pandas(sample, sample_parquet, kwargs):
     _equal(sleeping_flow(sample, **kwargs), engines.sleeping_flow(sample_parquet, **kwargs))
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"as_of": "2025-03-15", "sleep_after": 60, "remind_before": 7, "give_up_after": 120,
+          "min_orders": 3}],
+)
+def test_member_status_duckdb_equals_pandas(sample, sample_parquet, kwargs):
+    """Status and quality in SQL come from the same rules as the NumPy path."""
+    from crm_analytics.sleeping import member_status
+
+    _equal(member_status(sample, **kwargs), member_status(sample_parquet, **kwargs))
+
+
 def test_campaign_outcomes_duckdb_equals_pandas(sample, sample_parquet):
     campaigns = load_sample("campaigns")
     for _, audience in campaigns.groupby("campaign_id"):
@@ -205,7 +217,7 @@ def test_missing_column_is_named(sample):
 def test_missing_values_are_counted(sample):
     orders = _plain(sample).iloc[:100].copy()
     orders.loc[orders.index[:3], "customer_id"] = None
-    with pytest.raises(CrmDataError, match=r"missing values: \{'customer_id': 3\}"):
+    with pytest.raises(CrmDataError, match=r"Column 'customer_id' is empty in 3 of 100 rows"):
         engines.customer_summary(duckdb.from_df(orders))
 
 
@@ -290,6 +302,14 @@ def test_spark_equals_pandas(sample, spark_orders):
                                   pre_days=90),
         check_exact=False, rtol=1e-10,
     )
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_spark_member_status_equals_pandas(sample, spark_orders):
+    from crm_analytics.sleeping import member_status
+
+    kwargs = {"sleep_after": 60, "remind_before": 7, "give_up_after": 120}
+    _equal(member_status(sample, **kwargs), member_status(spark_orders, **kwargs))
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
@@ -404,7 +424,7 @@ def _check_scores(got: pd.DataFrame, summary, model, spend, *, horizon=60, month
     from crm_analytics.churn import churn_scores
     from crm_analytics.ltv import predict_ltv
 
-    scores = churn_scores(model, summary, horizon=horizon)
+    scores = churn_scores(summary, churn_model=model, horizon=horizon)
     assert list(got["customer_id"]) == list(summary["customer_id"])
     for col in ("p_alive", "p_churn", "expected_orders", "expected_gap_days"):
         np.testing.assert_allclose(got[col], scores[col], rtol=1e-10, err_msg=col)
@@ -414,7 +434,7 @@ def _check_scores(got: pd.DataFrame, summary, model, spend, *, horizon=60, month
     np.testing.assert_array_equal(nxt, scores["expected_next_order"].to_numpy("datetime64[D]"))
     if spend is None:
         return
-    ltv = predict_ltv(summary, model, spend, horizon_months=months)
+    ltv = predict_ltv(summary, churn_model=model, spend_model=spend, horizon_months=months)
     np.testing.assert_allclose(got["ltv_expected_orders"], ltv["expected_orders"], rtol=1e-10)
     for col in ("expected_spend_per_order", "expected_revenue", "expected_margin", "ltv"):
         np.testing.assert_allclose(got[col].astype(float), ltv[col], rtol=1e-10, err_msg=col)
@@ -430,7 +450,13 @@ def test_score_customers_equals_churn_scores_and_predict_ltv(sample_parquet, fit
     assert set(got["next_order_basis"]) == {"own_gaps", "model_rate", "unlikely_alive"}
     assert got["expected_next_order"].isna().sum() == (
         got["next_order_basis"] == "unlikely_alive").sum()
-    plain = engines.score_customers(sample_parquet, model, horizon=60, output="pandas")
+    from crm_analytics.ltv import score_customers
+
+    native = score_customers(sample_parquet, churn_model=model, spend_model=spend, horizon=60,
+                             horizon_months=6, output="native")
+    assert isinstance(native, duckdb.DuckDBPyRelation)
+    _check_scores(native.df(), summary, model, spend)
+    plain = score_customers(sample_parquet, churn_model=model, horizon=60)
     assert list(plain.columns) == ["customer_id", "p_alive", "p_churn", "expected_orders",
                                    "churn_risk", "expected_next_order", "next_order_basis",
                                    "expected_gap_days"]
@@ -458,15 +484,15 @@ def test_score_customers_risk_thresholds(sample_parquet, fitted):
                                   output="pandas")
     from crm_analytics.churn import churn_scores
 
-    want = churn_scores(model, summary, high_risk_below=0.7, medium_risk_below=0.9,
-                        next_order_min_p_alive=0.5)
+    want = churn_scores(summary, churn_model=model, high_risk_below=0.7,
+                        medium_risk_below=0.9, next_order_min_p_alive=0.5)
     assert got["churn_risk"].tolist() == want["churn_risk"].astype(str).tolist()
     assert got["next_order_basis"].tolist() == want["next_order_basis"].astype(str).tolist()
 
 
 def test_score_customers_errors(sample, sample_parquet, fitted):
     _, model, _ = fitted
-    with pytest.raises(CrmDataError, match="'model' argument must be a ChurnModel"):
+    with pytest.raises(CrmDataError, match="'churn_model' argument must be a ChurnModel"):
         engines.score_customers(sample_parquet, "bgnbd")
     with pytest.raises(CrmDataError, match="'spend_model' argument must be a SpendModel"):
         engines.score_customers(sample_parquet, model, model)

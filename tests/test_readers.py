@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from crm_analytics._core.errors import CrmDataError
+from crm_analytics.orders.encode import prepare_orders
 from crm_analytics.orders.readers import SOURCES, detect_source, read_orders
 from crm_analytics.orders.validate import validate_orders, validation_report
 
@@ -146,7 +147,8 @@ def canonical():
 
 
 def test_taobao_gbk_classic_export(taobao_gbk):
-    orders = read_orders(taobao_gbk)  # source="auto" detects it
+    orders, report = read_orders(taobao_gbk, return_report=True)  # source="auto" detects it
+    pd.testing.assert_frame_equal(orders, read_orders(taobao_gbk))
     by_id = orders.set_index("order_id")
     assert list(orders.columns[:4]) == ["customer_id", "order_id", "order_date", "amount"]
     assert sorted(by_id.index) == [
@@ -166,8 +168,8 @@ def test_taobao_gbk_classic_export(taobao_gbk):
     assert by_id.loc["2901234567890123454", "quantity"] == 4
     assert set(orders["channel"]) == {"taobao"}
     assert orders["order_id"].map(type).eq(str).all()
+    assert not orders.attrs  # the report is returned, not stored on the table
 
-    report = validation_report(orders)
     assert report.n_rows_in == 7 and report.n_rows_out == 4
     counts = report.excluded["reason"].value_counts()
     assert counts["closed order (交易关闭)"] == 2
@@ -187,9 +189,9 @@ def test_taobao_gbk_classic_export(taobao_gbk):
 
 def test_taobao_utf8_bom_same_result(tmp_path, taobao_gbk):
     bom = _write(tmp_path / "ExportOrderList_bom.csv", TAOBAO_CLASSIC, "utf-8-sig")
-    from_bom = read_orders(bom, source="taobao")
+    from_bom, report = read_orders(bom, source="taobao", return_report=True)
     pd.testing.assert_frame_equal(from_bom, read_orders(taobao_gbk))
-    assert "utf-8-sig" in validation_report(from_bom).summary()
+    assert "utf-8-sig" in report.summary()
 
 
 def test_taobao_without_payment_time_uses_creation_time(tmp_path):
@@ -257,7 +259,7 @@ def test_taobao_all_orders_excluded_error(tmp_path):
 def test_taobao_line_level_export(tmp_path):
     path = _write(tmp_path / "ExportOrderDetail.csv", TAOBAO_LINES, "gb18030")
     assert detect_source(path) == "taobao"
-    orders = read_orders(path)
+    orders, report = read_orders(path, return_report=True)
     by_id = orders.set_index("order_id")
     assert sorted(by_id.index) == [
         "3000000000000000001", "3000000000000000002", "3000000000000000005"
@@ -271,7 +273,6 @@ def test_taobao_line_level_export(tmp_path):
     assert by_id.loc["3000000000000000002", "status"] == "交易成功"
     assert by_id.loc["3000000000000000001", "order_date"] == pd.Timestamp("2023-11-11 00:02")
     assert by_id.loc["3000000000000000001", "province"] == "上海"
-    report = validation_report(orders)
     assert report.n_rows_in == 8 and report.n_rows_out == 3
     reasons = report.excluded.set_index("order_id")["reason"].to_dict()
     assert reasons == {
@@ -303,7 +304,7 @@ def test_taobao_line_level_brute_force_amounts(tmp_path):
 
 
 def test_shopify_export_one_row_per_order(shopify_csv):
-    orders = read_orders(shopify_csv)
+    orders, report = read_orders(shopify_csv, return_report=True)
     by_id = orders.set_index("order_id")
     assert sorted(by_id.index) == ["#1001", "#1002", "#1007"]
     assert by_id["customer_id"].to_dict() == {
@@ -319,7 +320,6 @@ def test_shopify_export_one_row_per_order(shopify_csv):
     assert by_id.loc["#1001", "province"] == "ZJ"
     assert set(orders["channel"]) == {"shopify"}
 
-    report = validation_report(orders)
     assert report.n_rows_in == 10 and report.n_rows_out == 3
     reasons = report.excluded.set_index("order_id")["reason"].to_dict()
     assert reasons == {
@@ -356,8 +356,8 @@ def test_shopify_fully_refunded_by_amount(tmp_path):
     rows = SHOPIFY_ROWS.replace("80.00,,0.00,Standard", "80.00,,0.00,Standard").replace(
         "SH,CN,,30.00", "SH,CN,,80.00"
     )
-    orders = read_orders(_write(tmp_path / "s.csv", SHOPIFY_HEADER + rows, "utf-8"))
-    report = validation_report(orders)
+    orders, report = read_orders(_write(tmp_path / "s.csv", SHOPIFY_HEADER + rows, "utf-8"),
+                                 return_report=True)
     assert "#1002" not in set(orders["order_id"])
     assert "fully refunded (Refunded Amount = Total)" in set(report.excluded["reason"])
 
@@ -576,3 +576,22 @@ def test_taobao_sub_orders_grouped_by_order_number(tmp_path):
     )
     orders = read_orders(_write(tmp_path / "t.csv", text, "gbk"))
     assert orders[["order_id", "amount"]].values.tolist() == [["1000000000000000001", 15.0]]
+
+
+def test_prepared_orders_keep_the_readers_report(taobao_gbk):
+    orders, report = read_orders(taobao_gbk, return_report=True)
+    prepared = prepare_orders(orders, report=report)
+    assert prepared.report.n_rows_in == 7 and prepared.report.n_rows_out == 4
+    assert len(prepared.report.excluded) == 3  # the reader's exclusions stay listed
+    assert prepared.report.notes[: len(report.notes)] == report.notes
+    assert prepare_orders(prepared) is prepared
+    with pytest.raises(CrmDataError, match="already prepared with their report"):
+        prepare_orders(prepared, report=report)
+
+
+def test_validation_report_is_deprecated_and_validates_again(taobao_gbk):
+    orders = read_orders(taobao_gbk)
+    with pytest.warns(DeprecationWarning, match="return_report=True"):
+        report = validation_report(orders)
+    assert report.n_rows_in == report.n_rows_out == 4 and len(report.excluded) == 0
+    assert not orders.attrs

@@ -25,7 +25,12 @@ from crm_analytics.orders.validate import (
     validate_orders,
     validation_report,
 )
-from crm_analytics.summary import calibration_holdout_split, customer_summary
+from crm_analytics.summary import (
+    calibration_holdout_split,
+    customer_summary,
+    summary_as_of,
+    summary_time_unit,
+)
 
 SAMPLE_ORDERS = Path(__file__).resolve().parents[1] / "data" / "sample" / "orders.csv"
 RFM = ["frequency", "recency", "T", "monetary_value"]
@@ -137,7 +142,7 @@ def test_equals_lifetimes_on_sample(time_unit):
 # --------------------------------------------------------------------------- CDNOW facts
 def test_cdnow_published_figures(cdnow):
     split = calibration_holdout_split(cdnow, calibration_end="1997-09-30", time_unit="W")
-    assert len(split) == 2357 and split.attrs["n_new_in_holdout"] == 0
+    assert len(split) == 2357
     assert (split["frequency"] > 0).sum() == 946
     assert split["frequency_holdout"].sum() == 1882
     assert split["duration_holdout"].iloc[0] == pytest.approx(39.0)
@@ -148,9 +153,8 @@ def test_cdnow_published_figures(cdnow):
     # the Gamma-Gamma sample: mean observed average spend of repeat customers is $35.08
     repeaters = split[split["frequency"] > 0]
     assert round(repeaters["monetary_value"].mean(), 2) == 35.08
-    assert split.attrs["time_unit"] == "W"
-    assert split.attrs["calibration_end"] == "1997-09-30"
-    assert split.attrs["holdout_end"] == "1998-06-30"
+    assert summary_time_unit(split) == "W"
+    assert summary_as_of(split) == pd.Timestamp("1997-09-30")
 
 
 def test_calibration_holdout_equals_lifetimes(cdnow):
@@ -191,7 +195,8 @@ def test_tiny_hand_computed(tiny_orders):
     )
     pd.testing.assert_frame_equal(s, want, check_dtype=False)
     assert s["n_orders"].dtype == np.int64 and s["frequency"].dtype == np.int64
-    assert s.attrs == {"time_unit": "D", "as_of": "2024-04-10"}
+    assert not s.attrs  # settings are read from the columns, never stored in attrs
+    assert summary_time_unit(s) == "D" and summary_as_of(s) == pd.Timestamp("2024-04-10")
 
 
 def test_monetary_value_sums_same_day_orders():
@@ -208,7 +213,7 @@ def test_monetary_value_sums_same_day_orders():
 
 def test_default_as_of_is_last_order_day(tiny_orders):
     s = customer_summary(tiny_orders)
-    assert s.attrs["as_of"] == "2024-04-10"
+    assert summary_as_of(s) == pd.Timestamp("2024-04-10")
     pd.testing.assert_frame_equal(s, customer_summary(tiny_orders, as_of="2024-04-10"))
 
 
@@ -242,7 +247,7 @@ def test_weeks_are_days_over_seven(cdnow):
     np.testing.assert_allclose(w["T"], d["T"] / 7, rtol=1e-15)
     other = [c for c in d.columns if c not in ("recency", "T")]
     pd.testing.assert_frame_equal(w[other], d[other])
-    assert w.attrs["time_unit"] == "W"
+    assert summary_time_unit(w) == "W" and summary_time_unit(d) == "D"
 
 
 def test_sorted_by_customer_id_and_plain_index(cdnow):
@@ -371,7 +376,7 @@ def test_calibration_holdout_counts_new_customers(tiny_orders):
     split = calibration_holdout_split(tiny_orders, calibration_end="2024-01-31",
                                       holdout_end="2024-04-30")
     assert split["customer_id"].tolist() == ["a", "b"]
-    assert split.attrs["n_new_in_holdout"] == 1  # c first bought in February
+    assert "c" not in set(split["customer_id"])  # c first bought in February
     assert split["frequency_holdout"].tolist() == [1, 0]
     assert split["monetary_value_holdout"].tolist() == [30.0, 0.0]
     assert split["duration_holdout"].tolist() == [90.0, 90.0]
@@ -388,14 +393,15 @@ def test_validate_normalises():
             "备注": ["x", "y", "z"],
         }
     )
-    out = validate_orders(raw, columns={"customer_id": "买家会员名", "order_id": "订单编号",
-                                        "order_date": "订单创建时间", "amount": "买家实际支付金额"})
+    out, report = validate_orders(
+        raw, columns={"customer_id": "买家会员名", "order_id": "订单编号",
+                      "order_date": "订单创建时间", "amount": "买家实际支付金额"},
+        return_report=True)
     assert out.columns.tolist() == ["customer_id", "order_id", "order_date", "amount", "备注"]
     assert out["customer_id"].tolist() == ["李四", "张三", "张三"]  # stripped, sorted by date
     assert out["amount"].tolist() == [29.9, 1299.0, 5.0]
     assert out["order_date"].tolist()[0] == pd.Timestamp("2016-05-22 08:00")
     assert out["order_id"].tolist()[1] == '="1930679858170647"'
-    report = validation_report(out)
     assert isinstance(report, ValidationReport)
     assert report.n_rows_in == 3 and report.n_rows_out == 3 and len(report.excluded) == 0
     assert any("renamed columns" in n for n in report.notes)
@@ -443,9 +449,8 @@ def test_status_exclusion_report():
         customer_id=["u1", "u2", "u1", "u3"],
         status=["交易成功", "交易关闭", " Refunded ", "paid"],
     )
-    out = validate_orders(raw)
+    out, report = validate_orders(raw, return_report=True)
     assert out["order_id"].tolist() == ["o1", "o4"]
-    report = validation_report(out)
     assert (report.n_rows_in, report.n_rows_out) == (4, 2)
     assert report.excluded["order_id"].tolist() == ["o2", "o3"]
     assert report.excluded["reason"].unique().tolist() == ["status is cancelled/refunded"]
@@ -463,10 +468,20 @@ def test_status_exclusion_report():
 
 
 def test_no_exclusions_report_is_empty(tiny_orders):
-    report = validation_report(validate_orders(tiny_orders))
+    orders, report = validate_orders(tiny_orders, return_report=True)
     assert report.dropped_customers == [] and len(report.excluded) == 0
     assert report.summary() == "7 rows in, 7 orders kept."
-    assert validation_report(tiny_orders) is None
+    assert not orders.attrs  # the report is returned, never stored on the table
+
+
+def test_validation_report_is_deprecated_and_pure(tiny_orders):
+    raw = raw_orders(status=["paid", "refunded", "paid", "paid"])
+    before = raw.copy()
+    with pytest.warns(DeprecationWarning, match="validation_report.*is deprecated"):
+        report = validation_report(raw)
+    assert (report.n_rows_in, report.n_rows_out) == (4, 3)
+    pd.testing.assert_frame_equal(raw, before)
+    assert not raw.attrs
 
 
 def test_prepare_orders():
@@ -623,24 +638,26 @@ def test_error_bad_as_of():
            r"'tomorrow'", as_of="tomorrow")
 
 
-def test_validated_orders_save_to_parquet_with_their_report(tmp_path) -> None:
+def test_validated_orders_and_their_report_save_to_parquet(tmp_path) -> None:
     raw = pd.DataFrame({"customer_id": ["a", "b", "b"], "order_id": ["1", "2", "3"],
                         "order_date": ["2024-01-01", "2024-01-02", "2024-01-03"],
                         "amount": [1.0, 2.0, 3.0], "status": ["paid", "refunded", "paid"]})
-    orders = validate_orders(raw)
+    orders, report = validate_orders(raw, return_report=True)
     orders.to_parquet(tmp_path / "orders.parquet")
-    report = validation_report(pd.read_parquet(tmp_path / "orders.parquet"))
+    report.excluded.to_parquet(tmp_path / "excluded.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "orders.parquet"), orders)
     assert report.n_rows_in == 3 and report.n_rows_out == 2
-    assert report.excluded["order_id"].tolist() == ["2"]
-    assert "refunded" in report.excluded["reason"].iloc[0]
+    excluded = pd.read_parquet(tmp_path / "excluded.parquet")
+    assert excluded["order_id"].tolist() == ["2"]
+    assert "refunded" in excluded["reason"].iloc[0]
 
 
 def test_result_tables_save_to_parquet(tmp_path, tiny_orders) -> None:
-    """attrs hold JSON values only (dates as ISO text), which pandas' Parquet writer needs."""
-    summary = customer_summary(tiny_orders, as_of="2024-04-30")
+    """A saved and reloaded summary still tells its unit and as-of day (from its columns)."""
+    summary = customer_summary(tiny_orders, as_of="2024-04-30", time_unit="W")
     summary.to_parquet(tmp_path / "summary.parquet")
     back = pd.read_parquet(tmp_path / "summary.parquet")
-    assert back.attrs["as_of"] == "2024-04-30"
+    assert summary_as_of(back) == pd.Timestamp("2024-04-30") and summary_time_unit(back) == "W"
     split = calibration_holdout_split(tiny_orders, calibration_end="2024-02-01")
     split.to_parquet(tmp_path / "split.parquet")
 
@@ -656,6 +673,46 @@ def test_digit_ids_encode_like_pandas(values):
     ref_codes, ref_uniques = pd.factorize(ids, sort=True)
     np.testing.assert_array_equal(codes, ref_codes)
     assert uniques.equals(ref_uniques) and uniques.dtype == ref_uniques.dtype
+
+
+_TEXT_IDS = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6),
+    st.sampled_from(["c1", "c10", "c2", "张三", "张三丰", "a@qq.com", "A@qq.com", "7", "07",
+                     " x", "x ", "é", "é"]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_TEXT_IDS, min_size=1, max_size=40))
+def test_text_ids_encode_like_pandas(values):
+    from crm_analytics.orders.encode import factorize_text_ids
+
+    ids = pd.Series(values, dtype="str")
+    codes, uniques = factorize_text_ids(ids)
+    ref_codes, ref_uniques = pd.factorize(ids, sort=True)
+    np.testing.assert_array_equal(codes, ref_codes)
+    assert uniques.equals(ref_uniques) and uniques.dtype == ref_uniques.dtype
+
+
+def test_text_ids_sharing_a_hash_fall_back_to_pandas(monkeypatch):
+    from crm_analytics.orders import encode
+
+    ids = pd.Series(["b", "a", "b", "c"], dtype="str").iloc[1:]
+    assert encode.factorize_text_ids(ids, hashes=np.zeros(3, dtype=np.int64)) is None
+    same = pd.Series(["b", "b"], dtype="str")
+    codes, uniques = encode.factorize_text_ids(same, hashes=np.zeros(2, dtype=np.int64))
+    assert codes.tolist() == [0, 0] and list(uniques) == ["b"]
+    assert encode.factorize_text_ids(pd.Series(["a", None], dtype="str")) is None
+    assert encode.factorize_text_ids(pd.Series(["a", "b"], dtype=object)) is None
+    # above the size threshold factorize_ids hashes; a collision still gives pandas' codes
+    big = pd.Series([f"c{i % 997}" for i in range(encode.HASHED_MIN_ROWS)], dtype="str")
+    expected = pd.factorize(big, sort=True)
+    for hashes in (None, lambda arr: np.zeros(len(arr), dtype=np.int64)):
+        if hashes is not None:
+            monkeypatch.setattr(encode, "hash_texts", hashes)
+        codes, uniques = encode.factorize_ids(big)
+        np.testing.assert_array_equal(codes, expected[0])
+        assert uniques.equals(expected[1])
 
 
 @pytest.mark.parametrize("values", [["007", "7"], ["+7", "7"], [" 7", "7"], ["-7", "7"],

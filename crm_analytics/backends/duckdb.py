@@ -41,6 +41,12 @@ def _is_path(obj: object) -> bool:
             and all(isinstance(p, str | os.PathLike) for p in obj))
 
 
+def _type_names(relation: duckdb.DuckDBPyRelation) -> dict[str, str]:
+    """Lower-cased column name -> lower-cased SQL type name (``varchar``, ``bigint`` ...)."""
+    return {str(c).lower(): str(t).lower()
+            for c, t in zip(relation.columns, relation.types, strict=True)}
+
+
 def is_duckdb_source(obj: object) -> bool:
     """True for a DuckDB relation or a Parquet path / glob / list of paths."""
     return isinstance(obj, duckdb.DuckDBPyRelation) or _is_path(obj)
@@ -66,6 +72,7 @@ class DuckDBRunner:
             self._relation = orders
             self._src = _VIEW
             self.columns = list(orders.columns)
+            self.column_types = _type_names(orders)
             return
         if self._con is None:
             config = {}
@@ -93,7 +100,9 @@ class DuckDBRunner:
                 f"or list of paths, or a table name with connection=. Got {type(orders).__name__}."
             )
         try:
-            self.columns = list(self._con.sql(f"SELECT * FROM {self._src} LIMIT 0").columns)
+            empty = self._con.sql(f"SELECT * FROM {self._src} LIMIT 0")
+            self.columns = list(empty.columns)
+            self.column_types = _type_names(empty)
         except duckdb.Error as exc:
             raise CrmDataError(f"DuckDB cannot read the order source {self._src}: {exc}") from exc
 

@@ -44,6 +44,7 @@ class SparkRunner:
         self._view = f"crm_orders_{next(_counter)}"
         orders.createOrReplaceTempView(self._view)
         self.columns = list(orders.columns)
+        self.column_types = {str(c).lower(): str(t).lower() for c, t in orders.dtypes}
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         """Make a small pandas table queryable as ``name`` in the session."""

@@ -14,7 +14,8 @@ from them in numpy at the end.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -27,15 +28,22 @@ __all__ = [
     "DIALECTS",
     "EPOCH",
     "FLOW_ROW_FACTOR",
+    "KEPT_DAY",
+    "MISSING_COUNTS",
     "ROW_BYTES",
+    "TEXT_TYPES",
     "Runner",
     "as_text",
-    "check_orders",
+    "cached",
+    "check_source",
     "chunk_count",
     "dates_from_days",
     "day_expr",
     "first_day",
     "has_column",
+    "is_text_column",
+    "kept_rows_cte",
+    "known_profile",
     "last_day",
     "orders_cte",
     "profile",
@@ -44,7 +52,10 @@ __all__ = [
     "status_filter",
 ]
 
-#: Dialect snippets: ``day`` turns a timestamp/date expression into its day number,
+_Value = TypeVar("_Value")
+
+#: Dialect snippets: ``day`` turns a timestamp/date expression into its day number
+#: (NULL for a text that is not a date, which the order checks then refuse),
 #: ``date`` a day number into a timestamp (only used for engine-native output),
 #: ``bucket`` a text into one of ``k`` hash buckets (customer chunks, see
 #: :func:`customer_summary_sql`), ``day_date`` a day number into a DATE (CSV cells
@@ -52,7 +63,7 @@ __all__ = [
 #: ``log1p`` ``ln(1 + x)``.
 DIALECTS = {
     "duckdb": {
-        "day": "(CAST(CAST({x} AS TIMESTAMP) AS DATE) - DATE '1970-01-01')",
+        "day": "(CAST(TRY_CAST({x} AS TIMESTAMP) AS DATE) - DATE '1970-01-01')",
         "date": "CAST(DATE '1970-01-01' + CAST({x} AS INTEGER) AS TIMESTAMP)",
         "bucket": "hash({x}) % {k}",
         "day_date": "(DATE '1970-01-01' + CAST({x} AS INTEGER))",
@@ -60,7 +71,7 @@ DIALECTS = {
         "log1p": "LN(1.0 + {x})",
     },
     "spark": {
-        "day": "unix_date(CAST(CAST({x} AS TIMESTAMP) AS DATE))",
+        "day": "unix_date(CAST(try_cast({x} AS TIMESTAMP) AS DATE))",
         "date": "CAST(date_from_unix_date(CAST({x} AS INT)) AS TIMESTAMP)",
         "bucket": "pmod(hash({x}), {k})",
         "day_date": "date_from_unix_date(CAST({x} AS INT))",
@@ -78,6 +89,8 @@ class Runner(Protocol):
 
     dialect: str
     columns: list[str]
+    #: Lower-cased column name -> lower-cased SQL type name (may be absent).
+    column_types: dict[str, str]
 
     def fetch(self, query: str) -> pd.DataFrame:
         """Run ``query`` and return its (small) result as pandas."""
@@ -92,6 +105,7 @@ def day_expr(runner: Runner, expr: str) -> str:
 
 
 def check_source(runner: Runner, required=("customer_id", "order_date", "amount")) -> None:
+    """Raise :class:`CrmDataError` naming the ``required`` columns the source lacks."""
     cols = [c.lower() for c in runner.columns]
     missing = [c for c in required if c not in cols]
     if missing:
@@ -104,6 +118,18 @@ def check_source(runner: Runner, required=("customer_id", "order_date", "amount"
 
 def has_column(runner: Runner, col: str) -> bool:
     return col in [c.lower() for c in runner.columns]
+
+
+#: SQL type names of text columns (DuckDB, Spark).
+TEXT_TYPES = frozenset({"varchar", "string", "text"})
+
+
+def is_text_column(runner: Runner, col: str) -> bool | None:
+    """Whether ``col`` holds text (True), something else (False), or unknown (None)."""
+    types = getattr(runner, "column_types", None)
+    if not types or col.lower() not in types:
+        return None
+    return types[col.lower()] in TEXT_TYPES
 
 
 def sql_text(value: str) -> str:
@@ -152,54 +178,86 @@ def orders_cte(runner: Runner, *, as_of_day: int | None = None, margin: bool = F
     )
 
 
-def profile(runner: Runner) -> dict[str, int]:
-    """Row count, missing values and first/last order day of the kept orders (one scan).
+#: Name of the day-number column of :func:`kept_rows_cte` (chosen not to clash with a
+#: source column).
+KEPT_DAY = "crm_day"
 
-    Cached on the runner, so a function asking several questions scans once.
+#: The counts of :func:`profile` by default: kept rows missing each required value.
+MISSING_COUNTS = {
+    "customer_id": "customer_id IS NULL",
+    "order_date": f"{KEPT_DAY} IS NULL",
+    "amount": "amount IS NULL",
+}
+
+
+def cached(runner: Runner, key: object, compute: Callable[[], _Value]) -> _Value:
+    """``compute()`` once per runner and ``key``, kept on the runner object itself.
+
+    A runner is an explicit object its caller holds (see ``engine_source``), so what is
+    learnt about its orders (their profile, that they passed the checks) lives exactly as
+    long as it does; nothing is kept anywhere else.
     """
-    cached = getattr(runner, "_crm_profile", None)
-    if cached is not None:
-        return cached
-    check_source(runner)
-    row = runner.fetch(
-        f"WITH {orders_cte(runner)} SELECT COUNT(*) AS n_rows, "
-        "SUM(CASE WHEN customer_id IS NULL THEN 1 ELSE 0 END) AS customer_id, "
-        "SUM(CASE WHEN day IS NULL THEN 1 ELSE 0 END) AS order_date, "
-        "SUM(CASE WHEN amount IS NULL THEN 1 ELSE 0 END) AS amount, "
-        "MIN(day) AS first_day, MAX(day) AS last_day FROM o"
-    ).iloc[0]
-    profile = {k: (None if pd.isna(v) else int(v)) for k, v in row.items()}
-    try:
-        runner._crm_profile = profile
-    except AttributeError:  # pragma: no cover - a runner without a __dict__
-        pass
-    return profile
+    store = getattr(runner, "_crm_cache", None)
+    if store is None:
+        store = {}
+        try:
+            runner._crm_cache = store
+        except AttributeError:  # pragma: no cover - a runner without a __dict__
+            return compute()
+    if key not in store:
+        store[key] = compute()
+    return store[key]
 
 
-def check_orders(runner: Runner) -> dict[str, int]:
-    """Raise :class:`CrmDataError` on an empty source or missing values; the profile."""
-    counts = profile(runner)
-    if not counts["n_rows"]:
-        raise CrmDataError(
-            "The order source has no (kept) rows. Check the path, glob, query or the "
-            "status column."
-        )
-    bad = {c: counts[c] for c in ("customer_id", "order_date", "amount") if counts[c]}
-    if bad:
-        raise CrmDataError(
-            f"The order source has missing values: {bad} rows per column (of "
-            f"{counts['n_rows']}). Filter or fill them in the query that makes the "
-            "source, or load the orders with crm_analytics.validate_orders to see examples."
-        )
-    return counts
+def kept_rows_cte(runner: Runner) -> str:
+    """``k``: every source column of the kept rows (status not excluded) plus their day
+    number as :data:`KEPT_DAY`."""
+    where = f" WHERE {status_filter()}" if has_column(runner, "status") else ""
+    return f"k AS (SELECT *, {day_expr(runner, 'order_date')} AS {KEPT_DAY} FROM {{src}}{where})"
+
+
+def profile(runner: Runner, counts: dict[str, str] | None = None,
+            aggregates: dict[str, str] | None = None) -> dict[str, int | None]:
+    """Kept rows, how many of them meet each condition, first/last order day (one scan).
+
+    ``counts`` maps a name to a SQL condition on the columns of :func:`kept_rows_cte`
+    (default :data:`MISSING_COUNTS`), ``aggregates`` a name to an integer aggregate
+    (``COUNT(DISTINCT ...)``). Cached on the runner per question, so a function asking
+    several questions scans once.
+    """
+    counts = dict(MISSING_COUNTS if counts is None else counts)
+    aggregates = dict(aggregates or {})
+
+    def compute() -> dict[str, int | None]:
+        check_source(runner)
+        sums = "".join(f", SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS {name}"
+                       for name, cond in counts.items())
+        sums += "".join(f", {expr} AS {name}" for name, expr in aggregates.items())
+        row = runner.fetch(
+            f"WITH {kept_rows_cte(runner)} SELECT COUNT(*) AS n_rows{sums}, "
+            f"MIN({KEPT_DAY}) AS first_day, MAX({KEPT_DAY}) AS last_day FROM k"
+        ).iloc[0]
+        return {k: (None if pd.isna(v) else int(v)) for k, v in row.items()}
+
+    key = ("profile", tuple(counts.items()), tuple(aggregates.items()))
+    return cached(runner, key, compute)
+
+
+def known_profile(runner: Runner) -> dict[str, int | None] | None:
+    """A profile already computed for this runner (any counts), else None."""
+    store = getattr(runner, "_crm_cache", None) or {}
+    return next((v for k, v in store.items() if isinstance(k, tuple) and k[0] == "profile"),
+                None)
 
 
 def last_day(runner: Runner) -> int:
-    return check_orders(runner)["last_day"]
+    """The last kept order day (from the profile already made by the order checks)."""
+    return (known_profile(runner) or profile(runner))["last_day"]
 
 
 def first_day(runner: Runner) -> int:
-    return check_orders(runner)["first_day"]
+    """The first kept order day (from the profile already made by the order checks)."""
+    return (known_profile(runner) or profile(runner))["first_day"]
 
 
 def resolve_day(runner: Runner, value: object, name: str) -> tuple[pd.Timestamp, int]:

@@ -13,7 +13,6 @@ import pandas as pd
 from crm_analytics.backends.sql import (
     Runner,
     as_text,
-    check_orders,
     has_column,
     orders_cte,
     resolve_day,
@@ -25,6 +24,7 @@ from crm_analytics.campaigns.rules import (
     member_ids,
     outcome_windows,
 )
+from crm_analytics.orders.sql import check_engine_orders
 
 __all__ = ["campaign_outcomes"]
 
@@ -54,7 +54,7 @@ def campaign_outcomes(
     """
     pre_days = check_windows(window_days, pre_days)
     ids = member_ids(audience, "the audience table")
-    check_orders(runner)
+    check_engine_orders(runner)
     _, start_day = resolve_day(runner, start, "start")
     as_of_ts, as_of_day = resolve_day(runner, as_of, "as_of")
     has_margin_column = has_column(runner, "margin")

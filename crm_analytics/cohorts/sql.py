@@ -13,7 +13,6 @@ import pandas as pd
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.backends.sql import (
     Runner,
-    check_orders,
     day_expr,
     first_day,
     has_column,
@@ -29,6 +28,7 @@ from crm_analytics.cohorts.rules import (
     repurchase_table,
     revenue_table,
 )
+from crm_analytics.orders.sql import check_engine_orders
 
 __all__ = ["cohort_repurchase_on_engine", "cohort_revenue_on_engine"]
 
@@ -86,7 +86,7 @@ def _flat(grid: CohortGrid, counts: pd.DataFrame, kind: str, col: str) -> np.nda
 
 def _cohort_prepare(runner: Runner, period: str, as_of: object):
     check_period(period)
-    check_orders(runner)
+    check_engine_orders(runner)
     as_of_ts, as_of_day = resolve_day(runner, as_of, "as_of")
     if first_day(runner) > as_of_day:
         raise CrmDataError(

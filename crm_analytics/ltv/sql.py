@@ -14,7 +14,6 @@ from crm_analytics.backends.sql import (
     DIALECTS,
     Runner,
     as_text,
-    check_orders,
     chunk_count,
     has_column,
     resolve_day,
@@ -34,6 +33,7 @@ from crm_analytics.ltv.rules import (
     margin_rule,
 )
 from crm_analytics.ltv.spend import check_spend_model
+from crm_analytics.orders.sql import check_engine_orders
 from crm_analytics.summary.sql import customer_summary_sql
 
 __all__ = [
@@ -213,7 +213,7 @@ def score_customers_on_engine(
         check_horizon_months(horizon_months)
         check_positive(monthly_discount_rate, "monthly_discount_rate", allow_zero=True)
     unit_days = check_time_unit(time_unit)
-    counts = check_orders(runner)
+    counts = check_engine_orders(runner)
     _, as_of_day = resolve_day(runner, as_of, "as_of")
     margin = has_column(runner, "margin")
     if spend_model is not None:

@@ -11,6 +11,7 @@ anywhere else: the same inputs give the same results whether or not they were pr
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TypeVar
@@ -21,9 +22,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from crm_analytics._core.checks import require_dataframe
+from crm_analytics._core.errors import CrmDataError
 from crm_analytics.orders.validate import POWERS_OF_TEN, ValidationReport, validate_orders
 
-__all__ = ["PreparedOrders", "customer_codes", "order_days", "prepare_orders"]
+__all__ = [
+    "EXPECTED_IDS_PER_ROW",
+    "HASHED_MIN_ROWS",
+    "PreparedOrders",
+    "customer_codes",
+    "factorize_digit_ids",
+    "factorize_ids",
+    "factorize_text_ids",
+    "hash_texts",
+    "order_days",
+    "prepare_orders",
+]
 
 _Value = TypeVar("_Value")
 
@@ -77,14 +90,90 @@ def factorize_digit_ids(ids: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
     return rank[codes], uniques
 
 
+#: Below this many ids pandas' own factorize is as fast as hashing them in DuckDB.
+HASHED_MIN_ROWS = 50_000
+
+
+def hash_texts(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit hash of each text (DuckDB's ``hash``, multi-threaded), as int64.
+
+    Runs on a cursor of DuckDB's default in-memory database (no new database to open);
+    nothing is stored there. Callers check the result (:func:`factorize_text_ids`), so
+    no DuckDB setting can change what they return.
+    """
+    import duckdb
+
+    default = duckdb.default_connection  # a function in DuckDB >= 1.2, an object before
+    con = (default() if callable(default) else default).cursor()
+    try:
+        hashes = con.from_arrow(pa.table({"id": arr})).select("hash(id) AS h").fetchnumpy()["h"]
+    finally:
+        con.close()
+    return np.asarray(hashes).view(np.int64)
+
+
+#: Customers are expected to be about this fraction of the orders or fewer: the hash
+#: table of the factorize is sized for it (a table sized for every row is twice as slow).
+EXPECTED_IDS_PER_ROW = 0.25
+
+
+def factorize_text_ids(ids: pd.Series, hashes: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, pd.Index] | None:
+    """``pd.factorize(ids, sort=True)`` for Arrow text ids (nicknames, e-mails, "c123").
+
+    Text ids are hashed to int64 (:func:`hash_texts`) and the hashes factorized, which is
+    several times cheaper than pandas' hash table of text; only the distinct ids are
+    then sorted (on a second thread, while the codes are checked). Exact: each id is compared with the first id of its hash code, and on
+    any difference (a hash collision) None is returned, so the caller uses pandas.
+    None also for ids that are not Arrow text or hold nulls.
+
+    >>> codes, uniques = factorize_text_ids(pd.Series(["张三", "c9", "a@b.cn", "c9"],
+    ...                                               dtype="str"))
+    >>> codes.tolist(), list(uniques)
+    ([2, 1, 0, 1], ['a@b.cn', 'c9', '张三'])
+    """
+    arr = getattr(ids.array, "_pa_array", None)
+    if arr is None or len(arr) == 0 or arr.null_count:
+        return None
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    hashes = hash_texts(arr) if hashes is None else hashes
+    codes, _ = pd.factorize(hashes, sort=False,
+                            size_hint=int(len(hashes) * EXPECTED_IDS_PER_ROW) + 1)
+    # codes are numbered in order of first appearance: code k first appears where the
+    # running maximum grows, so these are the rows of the first id of each code
+    running = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.concatenate(([True], codes[1:] > running[:-1])))
+    firsts = arr.take(pa.array(first))
+    if isinstance(firsts, pa.ChunkedArray):
+        firsts = firsts.combine_chunks()  # one buffer: taking from it is twice as fast
+    # sort the distinct ids on a second thread (Arrow releases the GIL) while checking
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sorting = pool.submit(pc.sort_indices, firsts)
+        if not pc.all(pc.equal(arr, firsts.take(pa.array(codes)))).as_py():
+            return None  # two ids share a hash: let pandas compare the texts
+        order = sorting.result().to_numpy()
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    text = firsts.take(pa.array(order))
+    uniques = pd.Index(ids.dtype.construct_array_type()._from_sequence(text, dtype=ids.dtype))
+    return rank[codes], uniques
+
+
 def factorize_ids(ids: pd.Series, *, sort: bool = True) -> tuple[np.ndarray, pd.Index]:
     """Integer codes and unique values of customer ids (sorted, as ``pd.factorize``).
+
+    Digit ids are factorized as numbers (:func:`factorize_digit_ids`), other Arrow text
+    ids through their hashes (:func:`factorize_text_ids`, from ``HASHED_MIN_ROWS`` ids);
+    the codes and uniques are always those of ``pd.factorize(ids, sort=True)``.
 
     >>> codes, uniques = factorize_ids(pd.Series(["b", "a", "b"]))
     >>> codes.tolist(), list(uniques)
     ([1, 0, 1], ['a', 'b'])
     """
     fast = factorize_digit_ids(ids)
+    if fast is None and sort and len(ids) >= HASHED_MIN_ROWS:
+        fast = factorize_text_ids(ids)
     return fast if fast is not None else pd.factorize(ids, sort=sort)
 
 
@@ -161,8 +250,9 @@ class PreparedOrders:
         return self._derived[key]
 
 
-def prepare_orders(orders: pd.DataFrame | PreparedOrders, **validate_options: object
-                   ) -> PreparedOrders:
+def prepare_orders(orders: pd.DataFrame | PreparedOrders, *,
+                   report: ValidationReport | None = None,
+                   **validate_options: object) -> PreparedOrders:
     """Validate orders once and encode their customer ids once, for several analyses.
 
     Parameters
@@ -170,12 +260,23 @@ def prepare_orders(orders: pd.DataFrame | PreparedOrders, **validate_options: ob
     orders : pandas.DataFrame or PreparedOrders
         Orders as for :func:`crm_analytics.validate_orders` (a PreparedOrders is
         returned as it is).
+    report : ValidationReport, optional
+        The report of an earlier step, kept as :attr:`PreparedOrders.report`: pass the
+        one from ``read_orders(path, return_report=True)`` so that the rows the reader
+        excluded (closed, unpaid, refunded ...) stay listed. The orders are validated
+        all the same; what that validation notes or excludes is added to it.
     **validate_options
-        Passed to :func:`crm_analytics.validate_orders` (e.g. ``column_map``).
+        Passed to :func:`crm_analytics.validate_orders` (e.g. ``columns``).
 
     Returns
     -------
     PreparedOrders
+
+    Raises
+    ------
+    CrmDataError
+        Any error of :func:`crm_analytics.validate_orders`, or a ``report`` given with
+        orders that are already prepared.
 
     Examples
     --------
@@ -185,12 +286,33 @@ def prepare_orders(orders: pd.DataFrame | PreparedOrders, **validate_options: ob
     >>> prepared = ca.prepare_orders(orders)
     >>> ca.customer_summary(prepared, as_of="2024-01-31")["frequency"].tolist()
     [1, 0]
+    >>> prepared.report.n_rows_out
+    3
     """
     if isinstance(orders, PreparedOrders):
+        if report is not None and report is not orders.report:
+            raise CrmDataError(
+                "These orders are already prepared with their report; pass report= to "
+                "prepare_orders when preparing the DataFrame instead."
+            )
         return orders
     require_dataframe(orders, "orders")
-    validated, report = validate_orders(orders, return_report=True, **validate_options)
-    return PreparedOrders(validated, report)
+    validated, own = validate_orders(orders, return_report=True, **validate_options)
+    return PreparedOrders(validated, own if report is None else _merge_reports(report, own))
+
+
+def _merge_reports(first: ValidationReport, then: ValidationReport) -> ValidationReport:
+    """``first`` followed by a validation ``then`` of its result: rows in are the first's."""
+    parts = [p for p in (first.excluded, then.excluded) if len(p)]
+    excluded = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (
+        parts[0] if parts else first.excluded)
+    return ValidationReport(
+        n_rows_in=first.n_rows_in,
+        n_rows_out=then.n_rows_out,
+        excluded=excluded,
+        dropped_customers=sorted(set(first.dropped_customers) | set(then.dropped_customers)),
+        notes=list(first.notes) + [n for n in then.notes if n not in first.notes],
+    )
 
 
 def customer_codes(orders: pd.DataFrame | PreparedOrders, keep: np.ndarray | None = None

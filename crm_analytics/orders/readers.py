@@ -42,12 +42,7 @@ import pyarrow as pa
 from crm_analytics._core.checks import closest_column, format_examples
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics._core.vocab import ORDER_COLUMNS
-from crm_analytics.orders.validate import (
-    _parse_money,
-    attach_report,
-    validate_orders,
-    validation_report,
-)
+from crm_analytics.orders.validate import ValidationReport, _parse_money, validate_orders
 
 __all__ = ["SOURCES", "detect_source", "read_orders"]
 
@@ -119,7 +114,8 @@ def read_orders(
     source: str = "auto",
     columns: Mapping[str, str] | None = None,
     encoding: str | None = None,
-) -> pd.DataFrame:
+    return_report: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, ValidationReport]:
     """Read an order file (CSV, Parquet, Excel or a platform export) as canonical orders.
 
     Parameters
@@ -138,14 +134,17 @@ def read_orders(
     encoding : str, optional
         Text encoding of CSV files. By default UTF-8 (with or without BOM) is tried, then
         GB18030 (a superset of GBK, the encoding of Excel and Taobao files in China).
+    return_report : bool, default False
+        Also return the :class:`~crm_analytics.ValidationReport`: how the file was read
+        and every excluded order with its reason (closed, unpaid, refunded, cancelled ...).
 
     Returns
     -------
     pandas.DataFrame
         Canonical orders as from :func:`~crm_analytics.validate_orders`; platform exports
         add ``status``, ``product``, ``quantity``, ``province`` (when the file has them) and
-        ``channel`` (``"taobao"`` / ``"shopify"``). ``.attrs["validation_report"]`` lists
-        every excluded order with its reason (closed, unpaid, refunded, cancelled ...).
+        ``channel`` (``"taobao"`` / ``"shopify"``). With ``return_report=True`` the pair
+        ``(orders, report)``; pass both on with ``prepare_orders(orders, report=report)``.
 
     Raises
     ------
@@ -166,6 +165,10 @@ def read_orders(
       customer_id             order_id  amount
     0          u1  1930679858170647123    99.5
     1          u2                    9    20.0
+    >>> orders, report = read_orders(path, return_report=True)
+    >>> print(report.summary())
+    2 rows in, 2 orders kept.
+    read orders.csv as a generic order file (detected from its headers; utf-8-sig)
     """
     if source not in SOURCES:
         raise CrmDataError(
@@ -191,10 +194,9 @@ def read_orders(
     if detected == "generic":
         if kind != "parquet":  # parquet keeps its own types; text / Excel are read as text
             raw = _tidy_text(raw)
-        result = validate_orders(raw, columns=columns)
-        report = validation_report(result)
-        attach_report(result, dataclasses.replace(report, notes=notes + list(report.notes)))
-        return result
+        result, report = validate_orders(raw, columns=columns, return_report=True)
+        report = dataclasses.replace(report, notes=notes + list(report.notes))
+        return (result, report) if return_report else result
 
     _require_user_columns(columns, raw.columns)
     text = _tidy_text(raw)
@@ -202,7 +204,9 @@ def read_orders(
         orders, reasons, more = _taobao_orders(text, columns)
     else:
         orders, reasons, more = _shopify_orders(text, columns)
-    return _finish(orders, reasons, n_rows_in=len(raw), notes=notes + more, label=detected)
+    result, report = _finish(orders, reasons, n_rows_in=len(raw), notes=notes + more,
+                             label=detected)
+    return (result, report) if return_report else result
 
 
 def detect_source(path_or_columns: str | os.PathLike | pd.DataFrame | Iterable[str]) -> str:
@@ -761,7 +765,7 @@ def _shopify_orders(
 
 def _finish(
     orders: pd.DataFrame, reasons: pd.Series, *, n_rows_in: int, notes: list[str], label: str
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, ValidationReport]:
     """Validate the kept orders and put the platform's exclusions into the report."""
     drop = (reasons != "").to_numpy()
     excluded = orders[drop].assign(reason=reasons[drop])
@@ -773,19 +777,17 @@ def _finish(
             f"Every order in the {label} export is excluded ({summary}), so nothing is left "
             "to analyse. Export paid orders (or a longer period) and read the file again."
         )
-    result = validate_orders(kept)
-    report = validation_report(result)
+    result, report = validate_orders(kept, return_report=True)
     parts = [p for p in (excluded, report.excluded) if len(p)]
     all_excluded = pd.concat(parts, ignore_index=True) if parts else report.excluded
     dropped: list[str] = []
     if len(all_excluded):
         gone = all_excluded["customer_id"].dropna().astype(str).str.strip()
         dropped = sorted(set(gone) - set(result["customer_id"]))
-    attach_report(result, dataclasses.replace(
+    return result, dataclasses.replace(
         report,
         n_rows_in=n_rows_in,
         excluded=all_excluded,
         dropped_customers=dropped,
         notes=notes + list(report.notes),
-    ))
-    return result
+    )

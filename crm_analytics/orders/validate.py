@@ -14,15 +14,16 @@ their Chinese platform equivalents such as 交易关闭 / 退款成功) are **ex
 refunded order is not a purchase for repurchase, churn or value. They are never dropped
 silently: :attr:`ValidationReport.excluded` holds every excluded row with its reason,
 and customers left without any order are listed in
-:attr:`ValidationReport.dropped_customers`. The report is attached to the result as
-``result.attrs["validation_report"]`` (see :func:`validation_report`).
+:attr:`ValidationReport.dropped_customers`. Ask for the report with
+``validate_orders(df, return_report=True)`` (or ``read_orders(path, return_report=True)``);
+``prepare_orders(orders, report=report)`` keeps it beside the orders.
 Partial refunds should be netted into ``amount`` before validation.
 """
 
 from __future__ import annotations
 
-import io
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,7 +36,24 @@ from crm_analytics._core.dates import to_day
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics._core.vocab import EXCLUDED_STATUSES, ORDER_COLUMNS, REQUIRED_COLUMNS
 
-__all__ = ["ORDER_COLUMNS", "ValidationReport", "validate_orders", "validation_report"]
+__all__ = [
+    "NULL_ID_MARKERS",
+    "ORDER_COLUMNS",
+    "ValidationReport",
+    "all_excluded_error",
+    "duplicate_order_ids_error",
+    "empty_ids_error",
+    "infinite_amounts_error",
+    "missing_amounts_error",
+    "negative_amounts_error",
+    "not_dates_error",
+    "validate_orders",
+    "validation_report",
+]
+
+#: Id texts (after stripping spaces) that mean "no id": what a missing value becomes
+#: when a table passes through text (CSV, ``astype(str)``) on its way here.
+NULL_ID_MARKERS = ("", "nan", "None", "NaN", "<NA>")
 
 
 #: Common names of each canonical column, used for the "closest column" hint.
@@ -100,32 +118,109 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-def validation_report(orders: pd.DataFrame) -> ValidationReport | None:
-    """Return the :class:`ValidationReport` attached by :func:`validate_orders`, if any."""
-    stored = orders.attrs.get("validation_report")
-    if stored is None or isinstance(stored, ValidationReport):
-        return stored
-    excluded = pd.read_json(io.StringIO(stored["excluded"]), orient="split", dtype=False)
-    return ValidationReport(
-        n_rows_in=stored["n_rows_in"], n_rows_out=stored["n_rows_out"], excluded=excluded,
-        dropped_customers=list(stored["dropped_customers"]), notes=list(stored["notes"]),
+def validation_report(orders: pd.DataFrame, **validate_options: object) -> ValidationReport:
+    """The report of validating ``orders`` (again). Deprecated.
+
+    .. deprecated::
+        The report is no longer stored on the table. Ask for it when validating or
+        reading: ``validate_orders(df, return_report=True)`` or
+        ``read_orders(path, return_report=True)`` (whose report also lists the rows a
+        platform reader excluded). This function validates ``orders`` again with
+        ``validate_options`` and returns that report; it will be removed.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> raw = pd.DataFrame({"customer_id": ["a"], "order_id": ["1"],
+    ...                     "order_date": ["2024-01-05"], "amount": [10]})
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     validation_report(raw).n_rows_out
+    1
+    """
+    warnings.warn(
+        "validation_report(orders) is deprecated: the report is no longer stored on the "
+        "table. Use validate_orders(df, return_report=True) or "
+        "read_orders(path, return_report=True).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return validate_orders(orders, return_report=True, **validate_options)[1]
+
+
+# ----------------------------------------------------------------------- error messages
+# One builder per refused problem, shared by validate_orders and the engine check of
+# Parquet / DuckDB / Spark sources (crm_analytics.orders.sql), so both paths give the same
+# text. ``examples`` is the already formatted list of offending values.
+
+
+def empty_ids_error(col: str, n_bad: int, n_rows: int, examples: str) -> CrmDataError:
+    """Ids missing in ``n_bad`` of ``n_rows`` kept orders.
+
+    >>> print(empty_ids_error("customer_id", 1, 9, "row 3: None"))
+    Column 'customer_id' is empty in 1 of 9 rows (row 3: None). Every order needs a \
+customer_id; fill them in or remove those rows.
+    """
+    return CrmDataError(
+        f"Column {col!r} is empty in {int(n_bad)} of {int(n_rows)} rows ({examples}). "
+        f"Every order needs a {col}; fill them in or remove those rows."
     )
 
 
-def attach_report(orders: pd.DataFrame, report: ValidationReport) -> None:
-    """Store ``report`` in ``orders.attrs`` in a JSON-safe form.
+def not_dates_error(n_bad: int, examples: str) -> CrmDataError:
+    """Order dates that are missing or not dates."""
+    return CrmDataError(
+        f"Column 'order_date' has {int(n_bad)} values that are not dates ({examples}). "
+        "Use ISO dates such as '2024-06-18 20:15:00'; fix or remove these rows."
+    )
 
-    pandas writes ``attrs`` into Parquet files as JSON, so the report is kept as plain
-    values there (``to_parquet`` of validated orders works) and rebuilt by
-    :func:`validation_report`.
+
+def missing_amounts_error(n_bad: int, examples: str) -> CrmDataError:
+    """Amounts missing (or NaN)."""
+    return CrmDataError(
+        f"Column 'amount' is missing in {int(n_bad)} rows ({examples}). "
+        "Fill in the paid amount."
+    )
+
+
+def infinite_amounts_error(n_bad: int, examples: str) -> CrmDataError:
+    """Amounts that are infinite."""
+    return CrmDataError(
+        f"Column 'amount' is infinite in {int(n_bad)} rows ({examples}). Amounts must be "
+        "finite money values; fix or remove these rows."
+    )
+
+
+def negative_amounts_error(n_bad: int, examples: str) -> CrmDataError:
+    """Amounts below zero (refunds recorded as negative orders)."""
+    return CrmDataError(
+        f"Column 'amount' is negative in {int(n_bad)} rows ({examples}). Amounts are money "
+        "paid; record refunds in a status column (they are then excluded) or net them out."
+    )
+
+
+def duplicate_order_ids_error(n_rows: int, n_ids: int, examples: str) -> CrmDataError:
+    """``n_rows`` rows sharing ``n_ids`` order ids: line items, or the same orders twice.
+
+    >>> print(duplicate_order_ids_error(4, 2, "'A1' (2 rows); 'B7' (2 rows)"))
+    Column 'order_id' has 4 rows sharing 2 order ids ('A1' (2 rows); 'B7' (2 rows)). One \
+row per order is expected: sum line items per order first (read_orders(source='shopify') \
+does this), or drop exact duplicate rows (a file read twice repeats every order).
     """
-    excluded = report.excluded.to_json(orient="split", index=False, date_format="iso",
-                                       default_handler=str)
-    orders.attrs["validation_report"] = {
-        "n_rows_in": int(report.n_rows_in), "n_rows_out": int(report.n_rows_out),
-        "excluded": excluded, "dropped_customers": [str(c) for c in report.dropped_customers],
-        "notes": [str(n) for n in report.notes],
-    }
+    return CrmDataError(
+        f"Column 'order_id' has {int(n_rows)} rows sharing {int(n_ids)} order ids "
+        f"({examples}). One row per order is expected: sum line items per order first "
+        "(read_orders(source='shopify') does this), or drop exact duplicate rows (a file "
+        "read twice repeats every order)."
+    )
+
+
+def all_excluded_error(status_col: str, statuses: list[str], how_to_keep: str) -> CrmDataError:
+    """Every order has an excluded status; ``how_to_keep`` says how to keep them."""
+    return CrmDataError(
+        f"Every order has an excluded status in column {status_col!r} (e.g. {statuses}). "
+        f"Nothing is left to analyse; {how_to_keep}."
+    )
 
 
 def ids_as_text(values: pd.Series, col: str) -> pd.Series:
@@ -155,7 +250,7 @@ def _stripped_text(values: pd.Series) -> pd.Series | None:
 
 def null_ids(values: pd.Series, stripped: pd.Series | None = None) -> pd.Series:
     text = values.astype("string").str.strip() if stripped is None else stripped
-    markers = ["", "nan", "None", "NaN", "<NA>"]
+    markers = list(NULL_ID_MARKERS)
     short = text.str.len() <= 4  # a length check first: a hash lookup only for short ids
     nulls = values.isna().to_numpy(dtype=bool).copy()
     if short.any():
@@ -350,22 +445,16 @@ def validate_orders(
             excluded_parts.append(out[drop].assign(reason=f"{status_col} is cancelled/refunded"))
             out = out[~drop]
             if len(out) == 0:
-                raise CrmDataError(
-                    f"Every order has an excluded status in column {status_col!r} "
-                    f"(e.g. {sorted(set(status[drop].head(5)))}). Nothing is left to analyse; "
-                    "pass exclude_statuses=set() to keep them."
-                )
+                raise all_excluded_error(status_col, sorted(set(status[drop].head(5))),
+                                         "pass exclude_statuses=set() to keep them")
 
     stripped = {}
     for col in ("customer_id", "order_id"):
         stripped[col] = _stripped_text(out[col])
         nulls = null_ids(out[col], stripped[col])
         if nulls.any():
-            raise CrmDataError(
-                f"Column {col!r} is empty in {int(nulls.sum())} of {len(out)} rows "
-                f"({format_examples(out.loc[nulls, col])}). Every order needs a {col}; "
-                "fill them in or remove those rows."
-            )
+            raise empty_ids_error(col, int(nulls.sum()), len(out),
+                                  format_examples(out.loc[nulls, col]))
     customer_id, order_id = (
         ids_as_text(out[col], col) if stripped[col] is None else stripped[col]
         for col in ("customer_id", "order_id")
@@ -374,31 +463,19 @@ def validate_orders(
     dates = _parse_dates(out["order_date"])
     bad = dates.isna()
     if bad.any():
-        raise CrmDataError(
-            f"Column 'order_date' has {int(bad.sum())} values that are not dates "
-            f"({format_examples(out.loc[bad, 'order_date'])}). Use ISO dates such as "
-            "'2024-06-18 20:15:00'; fix or remove these rows."
-        )
+        raise not_dates_error(int(bad.sum()), format_examples(out.loc[bad, "order_date"]))
     amount = _parse_money(out["amount"], "amount")
     if amount.isna().any():
-        raise CrmDataError(
-            f"Column 'amount' is missing in {int(amount.isna().sum())} rows "
-            f"({format_examples(out.loc[amount.isna(), 'amount'])}). Fill in the paid amount."
-        )
+        raise missing_amounts_error(int(amount.isna().sum()),
+                                    format_examples(out.loc[amount.isna(), "amount"]))
     infinite = np.isinf(amount)
     if infinite.any():
-        raise CrmDataError(
-            f"Column 'amount' is infinite in {int(infinite.sum())} rows "
-            f"({format_examples(out.loc[infinite, 'amount'])}). Amounts must be finite money "
-            "values; fix or remove these rows."
-        )
+        raise infinite_amounts_error(int(infinite.sum()),
+                                     format_examples(out.loc[infinite, "amount"]))
     negative = amount < 0
     if negative.any():
-        raise CrmDataError(
-            f"Column 'amount' is negative in {int(negative.sum())} rows "
-            f"({format_examples(out.loc[negative, 'amount'])}). Amounts are money paid; "
-            "record refunds in a status column (they are then excluded) or net them out."
-        )
+        raise negative_amounts_error(int(negative.sum()),
+                                     format_examples(out.loc[negative, "amount"]))
     canon: dict[str, pd.Series] = {
         "customer_id": customer_id,
         "order_id": order_id,
@@ -410,12 +487,8 @@ def validate_orders(
 
     if _has_duplicates(order_id):
         dup = order_id.duplicated(keep=False)
-        raise CrmDataError(
-            f"Column 'order_id' has {int(dup.sum())} rows sharing {order_id[dup].nunique()} "
-            f"order ids ({format_examples(order_id[dup])}). One row per order is expected: "
-            "sum line items per order first (read_orders(source='shopify') does this), or "
-            "drop exact duplicate rows."
-        )
+        raise duplicate_order_ids_error(int(dup.sum()), order_id[dup].nunique(),
+                                        format_examples(order_id[dup]))
     if as_of is not None:
         cutoff = to_day(as_of, "as_of") + pd.Timedelta(days=1)
         late = dates >= cutoff
@@ -450,5 +523,4 @@ def validate_orders(
         dropped_customers=dropped,
         notes=notes,
     )
-    attach_report(result, report)
     return (result, report) if return_report else result

@@ -49,7 +49,6 @@ from crm_analytics.backends.order_stats import medians, order_values, quantile
 from crm_analytics.backends.sql import (
     DIALECTS,
     Runner,
-    check_orders,
     chunk_count,
     first_day,
     has_column,
@@ -59,6 +58,7 @@ from crm_analytics.cohorts.sql import cohort_repurchase_on_engine, cohort_revenu
 from crm_analytics.ltv import engine_fit
 from crm_analytics.ltv import sql as ltv_sql
 from crm_analytics.ltv.rules import margin_rule
+from crm_analytics.orders.sql import check_engine_orders
 from crm_analytics.plots.ltv import LOG_BINS_LOW_QUANTILE, ltv_log_bin_edges
 from crm_analytics.report.sections import (
     COHORT_HOW,
@@ -377,7 +377,7 @@ def engine_tables(
     s_days, r_days = check_sleep(sleep_after, REMIND_BEFORE)
     sample_size = check_sample_size(sample_size)
     runner = runner_for(orders, **engine_options)
-    counts = check_orders(runner)
+    counts = check_engine_orders(runner)
     as_of_ts, a = resolve_day(runner, as_of, "as_of")
     if first_day(runner) > a:
         raise CrmDataError(f"No order is on or before as_of={as_of_ts.date()}. Use a later as_of.")

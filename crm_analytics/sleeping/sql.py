@@ -20,13 +20,13 @@ from crm_analytics.backends.sql import (
     FLOW_ROW_FACTOR,
     Runner,
     as_text,
-    check_orders,
     chunk_count,
     dates_from_days,
     first_day,
     orders_cte,
     resolve_day,
 )
+from crm_analytics.orders.sql import check_engine_orders
 from crm_analytics.sleeping.rules import (
     GIVE_UP_REASONS,
     NEVER,
@@ -60,7 +60,7 @@ def sleeping_flow_on_engine(runner: Runner, *, start=None, end=None, sleep_after
     the reported range; the difference arrays are summed up in numpy (one row per day).
     """
     s, r = check_sleep(sleep_after, remind_before)
-    counts_ = check_orders(runner)
+    counts_ = check_engine_orders(runner)
     if start is None:
         day0 = first_day(runner)
         start_ts = pd.Timestamp(EPOCH + day0).as_unit("ns")
@@ -228,7 +228,7 @@ def member_status_on_engine(
     s, r = check_sleep(sleep_after, remind_before)
     if aov_threshold is not None:
         aov_threshold = check_aov_threshold(aov_threshold)
-    counts = check_orders(runner)
+    counts = check_engine_orders(runner)
     as_of_ts, as_of_day = resolve_day(runner, as_of, "as_of")
     if first_day(runner) > as_of_day:
         raise CrmDataError(

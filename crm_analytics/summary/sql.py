@@ -11,7 +11,6 @@ from crm_analytics.backends.sql import (
     DIALECTS,
     Runner,
     as_text,
-    check_orders,
     chunk_count,
     dates_from_days,
     first_day,
@@ -19,6 +18,7 @@ from crm_analytics.backends.sql import (
     orders_cte,
     resolve_day,
 )
+from crm_analytics.orders.sql import check_engine_orders
 
 # --------------------------------------------------------------------------- summary
 
@@ -97,7 +97,7 @@ def summary_on_engine(
     unit_days = check_time_unit(time_unit)
     if output not in ("pandas", "native"):
         raise CrmDataError(f"The 'output' parameter must be 'pandas' or 'native'. Got {output!r}.")
-    counts = check_orders(runner)
+    counts = check_engine_orders(runner)
     as_of_ts, as_of_day = resolve_day(runner, as_of, "as_of")
     if first_day(runner) > as_of_day:
         raise CrmDataError(
