@@ -186,3 +186,8 @@ def test_null_id_condition_uses_the_pandas_markers():
     sql = null_id_condition("customer_id")
     for marker in ("''", "'nan'", "'None'", "'NaN'", "'<NA>'"):
         assert marker in sql
+
+
+def test_bad_engine_settings_are_a_clear_error(parquet):
+    with pytest.raises(CrmDataError, match=r"DuckDB refused the engine settings.*memory_limit='2GB'"):
+        engine_source(parquet, memory_limit="lots")

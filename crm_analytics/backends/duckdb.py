@@ -84,7 +84,14 @@ class DuckDBRunner:
                 config["temp_directory"] = str(temp_directory)
             if threads is not None:
                 config["threads"] = int(threads)
-            self._con = duckdb.connect(config=config)
+            try:
+                self._con = duckdb.connect(config=config)
+            except duckdb.Error as exc:
+                raise CrmDataError(
+                    f"DuckDB refused the engine settings {config}: {exc}. Use sizes such as "
+                    "memory_limit='2GB', an existing folder for temp_directory and a whole "
+                    "number of threads."
+                ) from exc
         if isinstance(orders, pd.DataFrame):
             self._con.register(_VIEW, orders)
             self._src = _VIEW

@@ -395,6 +395,18 @@ def validate_orders(
     1           1    10.0
     """
     require_dataframe(df, "orders")
+    out, notes = _canonical_names(df, columns)
+    n_in = len(out)
+    out, excluded_parts = _drop_excluded_statuses(out, status_col, exclude_statuses)
+    canon = _canonical_values(out, as_of)
+    result = _sorted_table(out, canon)
+    report = _validation_summary(result, excluded_parts, n_in, notes)
+    return (result, report) if return_report else result
+
+
+def _canonical_names(df: pd.DataFrame, columns: dict[str, str] | None
+                     ) -> tuple[pd.DataFrame, list[str]]:
+    """Rename the user's columns to canonical names (a new frame) and check they exist."""
     columns = dict(columns or {})
     unknown = [k for k in columns if k not in ORDER_COLUMNS]
     if unknown:
@@ -435,7 +447,12 @@ def validate_orders(
     if len(out) == 0:
         raise CrmDataError("The order table is empty (0 rows). Check the file or the filter.")
 
-    n_in = len(out)
+    return out, notes
+
+
+def _drop_excluded_statuses(out: pd.DataFrame, status_col: str, exclude_statuses
+                            ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Rows whose status is not a purchase, removed and kept aside with the reason."""
     excluded_parts: list[pd.DataFrame] = []
     if status_col in out.columns:
         statuses = exclude_statuses if exclude_statuses is not None else EXCLUDED_STATUSES
@@ -448,6 +465,11 @@ def validate_orders(
                 raise all_excluded_error(status_col, sorted(set(status[drop].head(5))),
                                          "pass exclude_statuses=set() to keep them")
 
+    return out, excluded_parts
+
+
+def _canonical_values(out: pd.DataFrame, as_of: object) -> dict[str, pd.Series]:
+    """Ids as text, dates, money; raises on the first kind of bad value (shared messages)."""
     stripped = {}
     for col in ("customer_id", "order_id"):
         stripped[col] = _stripped_text(out[col])
@@ -499,6 +521,11 @@ def validate_orders(
                 "filter the table to orders up to as_of."
             )
 
+    return canon
+
+
+def _sorted_table(out: pd.DataFrame, canon: dict[str, pd.Series]) -> pd.DataFrame:
+    """Canonical columns first, extra columns after, sorted by date (ties keep input order)."""
     extras = [c for c in out.columns if c not in ORDER_COLUMNS]
     result = pd.DataFrame(canon, index=out.index)
     for c in extras:
@@ -509,6 +536,12 @@ def validate_orders(
         result = result.iloc[order]
     result = result.reset_index(drop=True)
 
+    return result
+
+
+def _validation_summary(result: pd.DataFrame, excluded_parts: list[pd.DataFrame], n_in: int,
+                        notes: list[str]) -> ValidationReport:
+    """The :class:`ValidationReport` of a validation: exclusions and dropped customers."""
     excluded = (
         pd.concat(excluded_parts) if excluded_parts else pd.DataFrame(columns=["reason"])
     )
@@ -523,4 +556,4 @@ def validate_orders(
         dropped_customers=dropped,
         notes=notes,
     )
-    return (result, report) if return_report else result
+    return report
