@@ -16,7 +16,7 @@ from crm_analytics._core.dates import day_number
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.backends import is_engine_source
 from crm_analytics.orders.encode import PreparedOrders, prepare_orders
-from crm_analytics.summary import resolve_as_of
+from crm_analytics.summary import orders_until, resolve_as_of
 
 #: "No such day" (e.g. no second purchase day).
 NO_DAY = np.iinfo(np.int64).max
@@ -72,12 +72,7 @@ def _cohort_arrays(prepared: PreparedOrders, as_of_ts: pd.Timestamp,
                    as_of_day: int) -> CohortOrders:
     orders = prepared.orders
     days = prepared.days
-    keep = days <= as_of_day
-    if not keep.any():
-        raise CrmDataError(
-            f"No order is on or before as_of={as_of_ts.date()} (first order "
-            f"{orders['order_date'].min().date()}). Use a later as_of."
-        )
+    keep = orders_until(prepared, as_of_day)
     amount = orders["amount"].to_numpy(dtype=float)
     codes, uniques = prepared.customer_codes(None if keep.all() else keep)
     if not keep.all():

@@ -31,6 +31,7 @@ __all__ = [
     "calibration_holdout_split",
     "customer_summary",
     "occasion_keys",
+    "orders_until",
     "purchase_occasions",
     "resolve_as_of",
     "summary_as_of",
@@ -130,6 +131,22 @@ def summary_time_unit(summary: pd.DataFrame, time_unit: str | None = None) -> st
             f"{'days' if derived == 'D' else 'weeks'} ({derived!r}). Leave time_unit out."
         )
     return time_unit
+
+
+def orders_until(prepared: PreparedOrders, as_of_day: int) -> np.ndarray:
+    """Mask of the orders on or before day number ``as_of_day``; raises when none is.
+
+    One rule for the summary, the cohorts and every per-customer step: orders after the
+    as-of day are left out, and an as-of day before the first order is an error.
+    """
+    keep = prepared.days <= as_of_day
+    if not keep.any():
+        first = prepared.orders["order_date"].min().date()
+        day = dates_from_days([as_of_day])[0].astype("datetime64[D]")
+        raise CrmDataError(
+            f"No order is on or before as_of={day} (first order {first}). Use a later as_of."
+        )
+    return keep
 
 
 def occasion_keys(codes: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -267,12 +284,7 @@ def customer_summary(
     as_of_ts = resolve_as_of(orders, as_of)
     days = prepared.days
     as_of_day = day_number(as_of_ts)
-    keep = days <= as_of_day
-    if not keep.any():
-        raise CrmDataError(
-            f"No order is on or before as_of={as_of_ts.date()} (first order "
-            f"{orders['order_date'].min().date()}). Use a later as_of."
-        )
+    keep = orders_until(prepared, as_of_day)
     amount = orders["amount"].to_numpy(dtype=float)
     margin = orders["margin"].to_numpy(dtype=float) if "margin" in orders.columns else None
     if keep.all():
