@@ -12,6 +12,7 @@ import pytest
 
 from crm_analytics import engines
 from crm_analytics._core.errors import CrmDataError
+from crm_analytics.backends import engine_source, is_engine_source
 from crm_analytics.campaigns.outcomes import prepare_campaign as campaign_prepare
 from crm_analytics.cohorts import cohort_repurchase, cohort_revenue
 from crm_analytics.orders.datasets import load_cdnow, load_sample
@@ -60,47 +61,47 @@ def _equal(expected: pd.DataFrame, got: pd.DataFrame) -> None:
 @pytest.mark.parametrize("as_of", [None, "2025-06-30"])
 def test_summary_duckdb_parquet_equals_pandas(sample, sample_parquet, time_unit, as_of):
     expected = customer_summary(sample, as_of=as_of, time_unit=time_unit)
-    _equal(expected, engines.customer_summary(sample_parquet, as_of=as_of, time_unit=time_unit))
+    _equal(expected, customer_summary(sample_parquet, as_of=as_of, time_unit=time_unit))
 
 
 def test_summary_duckdb_relation_and_table(sample, sample_parquet):
     expected = customer_summary(sample)
     con = duckdb.connect()
     rel = con.read_parquet(sample_parquet)
-    _equal(expected, engines.customer_summary(rel))
+    _equal(expected, customer_summary(rel))
     con.execute(f"CREATE TABLE shop_orders AS SELECT * FROM read_parquet('{sample_parquet}')")
-    _equal(expected, engines.customer_summary("shop_orders", connection=con))
+    _equal(expected, customer_summary(engine_source("shop_orders", connection=con)))
     # a list of files (the same orders split in two) and a glob give the same table
     half = _plain(sample)
     folder = sample_parquet.rsplit("/", 1)[0]
     half.iloc[::2].to_parquet(f"{folder}/part-0.parquet")
     half.iloc[1::2].to_parquet(f"{folder}/part-1.parquet")
-    _equal(expected, engines.customer_summary([f"{folder}/part-0.parquet",
+    _equal(expected, customer_summary([f"{folder}/part-0.parquet",
                                                f"{folder}/part-1.parquet"]))
-    _equal(expected, engines.customer_summary(f"{folder}/part-*.parquet"))
+    _equal(expected, customer_summary(f"{folder}/part-*.parquet"))
 
 
 def test_summary_duckdb_cdnow_weeks(cdnow_parquet):
     orders, path = cdnow_parquet
     expected = customer_summary(orders, as_of="1997-09-30", time_unit="W")
-    got = engines.customer_summary(path, as_of="1997-09-30", time_unit="W")
+    got = customer_summary(path, as_of="1997-09-30", time_unit="W")
     _equal(expected, got)
     assert got["frequency"].gt(0).sum() == 946  # Fader, Hardie & Lee (2005) calibration
 
 
 def test_summary_native_relation_has_the_same_numbers(sample_parquet):
-    rel = engines.customer_summary(sample_parquet, output="native")
+    rel = customer_summary(sample_parquet, output="native")
     assert isinstance(rel, duckdb.DuckDBPyRelation)
     got = rel.df()
-    expected = engines.customer_summary(sample_parquet)
+    expected = customer_summary(sample_parquet)
     assert list(got.columns) == list(expected.columns)
     np.testing.assert_allclose(got["monetary_value"], expected["monetary_value"])
     assert (pd.to_datetime(got["first_order"]).to_numpy() == expected["first_order"]).all()
 
 
 def test_summary_with_memory_limit_and_spilling_options(sample, sample_parquet, tmp_path):
-    got = engines.customer_summary(sample_parquet, memory_limit="200MB", threads=1,
-                                   temp_directory=tmp_path / "spill")
+    got = customer_summary(engine_source(sample_parquet, memory_limit="200MB", threads=1,
+                                         temp_directory=tmp_path / "spill"))
     _equal(customer_summary(sample), got)
 
 
@@ -136,8 +137,8 @@ def test_chunks_follow_the_memory_limit(sample_parquet):
 def test_pandas_input_is_not_modified(sample):
     orders = _plain(sample)
     before = orders.copy()
-    engines.customer_summary(duckdb.from_df(orders))
-    engines.cohort_repurchase(duckdb.from_df(orders))
+    customer_summary(duckdb.from_df(orders))
+    cohort_repurchase(duckdb.from_df(orders))
     pd.testing.assert_frame_equal(orders, before)
 
 
@@ -150,26 +151,26 @@ def test_status_column_excludes_cancelled_orders(sample, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         validated = validate_orders(orders)
-    _equal(customer_summary(validated), engines.customer_summary(str(path)))
-    _equal(sleeping_flow(validated), engines.sleeping_flow(str(path)))
+    _equal(customer_summary(validated), customer_summary(str(path)))
+    _equal(sleeping_flow(validated), sleeping_flow(str(path)))
 
 
 @pytest.mark.parametrize("period", ["W", "M", "Q"])
 @pytest.mark.parametrize("how", ["on", "cumulative"])
 def test_cohort_repurchase_duckdb_equals_pandas(sample, sample_parquet, period, how):
     expected = cohort_repurchase(sample, period=period, how=how)
-    _equal(expected, engines.cohort_repurchase(sample_parquet, period=period, how=how))
+    _equal(expected, cohort_repurchase(sample_parquet, period=period, how=how))
 
 
 def test_cohort_tables_with_as_of_and_cdnow(sample, sample_parquet, cdnow_parquet):
     expected = cohort_repurchase(sample, period="M", how="cumulative", as_of="2025-03-15")
-    got = engines.cohort_repurchase(sample_parquet, period="M", how="cumulative",
+    got = cohort_repurchase(sample_parquet, period="M", how="cumulative",
                                     as_of="2025-03-15")
     _equal(expected, got)
     assert not got["complete"].all()  # March 2025 is cut at the 15th
-    _equal(cohort_revenue(sample, period="Q"), engines.cohort_revenue(sample_parquet, period="Q"))
+    _equal(cohort_revenue(sample, period="Q"), cohort_revenue(sample_parquet, period="Q"))
     orders, path = cdnow_parquet
-    _equal(cohort_repurchase(orders, period="W"), engines.cohort_repurchase(path, period="W"))
+    _equal(cohort_repurchase(orders, period="W"), cohort_repurchase(path, period="W"))
 
 
 @pytest.mark.parametrize(
@@ -178,7 +179,7 @@ def test_cohort_tables_with_as_of_and_cdnow(sample, sample_parquet, cdnow_parque
      {"start": "2023-12-01", "sleep_after": 180, "remind_before": 0}],
 )
 def test_sleeping_flow_duckdb_equals_pandas(sample, sample_parquet, kwargs):
-    _equal(sleeping_flow(sample, **kwargs), engines.sleeping_flow(sample_parquet, **kwargs))
+    _equal(sleeping_flow(sample, **kwargs), sleeping_flow(sample_parquet, **kwargs))
 
 
 @pytest.mark.parametrize(
@@ -211,51 +212,53 @@ def test_campaign_outcomes_duckdb_equals_pandas(sample, sample_parquet):
 def test_missing_column_is_named(sample):
     rel = duckdb.from_df(_plain(sample).rename(columns={"amount": "paid"}))
     with pytest.raises(CrmDataError, match=r"missing column\(s\) \['amount'\]"):
-        engines.customer_summary(rel)
+        customer_summary(rel)
 
 
 def test_missing_values_are_counted(sample):
     orders = _plain(sample).iloc[:100].copy()
     orders.loc[orders.index[:3], "customer_id"] = None
     with pytest.raises(CrmDataError, match=r"Column 'customer_id' is empty in 3 of 100 rows"):
-        engines.customer_summary(duckdb.from_df(orders))
+        customer_summary(duckdb.from_df(orders))
 
 
 def test_empty_source_and_missing_file(sample, tmp_path):
     empty = duckdb.from_df(_plain(sample).iloc[:0])
     with pytest.raises(CrmDataError, match="has no \\(kept\\) rows"):
-        engines.sleeping_flow(empty)
+        sleeping_flow(empty)
     with pytest.raises(CrmDataError, match="Parquet file\\(s\\) not found"):
-        engines.customer_summary(str(tmp_path / "nope.parquet"))
+        customer_summary(str(tmp_path / "nope.parquet"))
 
 
 def test_as_of_before_first_order(sample_parquet):
     with pytest.raises(CrmDataError, match="No order is on or before as_of=2020-01-01"):
-        engines.customer_summary(sample_parquet, as_of="2020-01-01")
+        customer_summary(sample_parquet, as_of="2020-01-01")
     with pytest.raises(CrmDataError, match="No order is on or before as_of=2020-01-01"):
-        engines.cohort_repurchase(sample_parquet, as_of="2020-01-01")
+        cohort_repurchase(sample_parquet, as_of="2020-01-01")
 
 
 def test_bad_parameters(sample_parquet):
     with pytest.raises(CrmDataError, match="'output' parameter must be"):
-        engines.customer_summary(sample_parquet, output="arrow")
+        customer_summary(sample_parquet, output="arrow")
     with pytest.raises(CrmDataError, match="'time_unit' parameter must be"):
-        engines.customer_summary(sample_parquet, time_unit="M")
+        customer_summary(sample_parquet, time_unit="M")
     with pytest.raises(CrmDataError, match="'period' parameter must be"):
-        engines.cohort_repurchase(sample_parquet, period="Y")
+        cohort_repurchase(sample_parquet, period="Y")
     with pytest.raises(CrmDataError, match="'end' parameter"):
-        engines.sleeping_flow(sample_parquet, start="2025-01-02", end="2025-01-01")
-    with pytest.raises(CrmDataError, match="must be a pandas DataFrame, a DuckDB relation"):
-        engines.customer_summary(42)
+        sleeping_flow(sample_parquet, start="2025-01-02", end="2025-01-01")
+    with pytest.raises(CrmDataError, match="engine_source takes a Parquet path"):
+        engine_source(42)
+    with pytest.raises(CrmDataError, match="must be a pandas DataFrame"):
+        customer_summary(42)
     with pytest.raises(CrmDataError, match="'window_days' parameter must be"):
         engines.campaign_outcomes(sample_parquet, pd.DataFrame(), start="2025-01-01",
                                   window_days=0)
 
 
 def test_is_engine_source(sample):
-    assert engines.is_engine_source(duckdb.from_df(_plain(sample).iloc[:5]))
-    assert engines.is_engine_source(["a.parquet", "b.parquet"])
-    assert not engines.is_engine_source(sample)
+    assert is_engine_source(duckdb.from_df(_plain(sample).iloc[:5]))
+    assert is_engine_source(["a.parquet", "b.parquet"])
+    assert not is_engine_source(sample)
 
 
 # --------------------------------------------------------------------------- Spark
@@ -288,11 +291,11 @@ def spark_orders(sample):
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 def test_spark_equals_pandas(sample, spark_orders):
     _equal(customer_summary(sample, time_unit="W"),
-           engines.customer_summary(spark_orders, time_unit="W"))
+           customer_summary(spark_orders, time_unit="W"))
     _equal(cohort_repurchase(sample, period="M", how="cumulative"),
-           engines.cohort_repurchase(spark_orders, period="M", how="cumulative"))
+           cohort_repurchase(spark_orders, period="M", how="cumulative"))
     _equal(sleeping_flow(sample, sleep_after=60, remind_before=7),
-           engines.sleeping_flow(spark_orders, sleep_after=60, remind_before=7))
+           sleeping_flow(spark_orders, sleep_after=60, remind_before=7))
     audience = load_sample("campaigns").query("campaign_id == 'SMS-20250301'")
     audience = audience.reset_index(drop=True)
     pd.testing.assert_frame_equal(
@@ -316,7 +319,7 @@ def test_spark_member_status_equals_pandas(sample, spark_orders):
 def test_spark_native_output_stays_in_spark(spark_orders):
     from pyspark.sql import DataFrame
 
-    out = engines.customer_summary(spark_orders, output="native")
+    out = customer_summary(spark_orders, output="native")
     assert isinstance(out, DataFrame)
     assert out.count() == 5000
     assert "monetary_value" in out.columns and "first_order" in out.columns
@@ -536,4 +539,13 @@ def test_sleeping_flow_in_customer_chunks_equals_pandas(sample, sample_parquet, 
 
     monkeypatch.setattr(sql, "chunk_count", lambda runner, n_rows: 3)
     _equal(sleeping_flow(sample, sleep_after=60, remind_before=7),
-           engines.sleeping_flow(sample_parquet, sleep_after=60, remind_before=7))
+           sleeping_flow(sample_parquet, sleep_after=60, remind_before=7))
+
+
+def test_old_engine_entry_points_warn_and_equal_the_new_ones(sample, sample_parquet):
+    with pytest.warns(DeprecationWarning, match="crm_analytics.customer_summary"):
+        old = engines.customer_summary(sample_parquet)
+    _equal(customer_summary(sample_parquet), old)
+    with pytest.warns(DeprecationWarning, match="crm_analytics.sleeping_flow"):
+        old = engines.sleeping_flow(sample_parquet)
+    _equal(sleeping_flow(sample_parquet), old)
