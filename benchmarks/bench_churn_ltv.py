@@ -18,6 +18,15 @@ Two comparisons, each checked equal before it is timed, medians of ``--repeat`` 
    and ``customer_lifetime_value`` (with lifetimes' month for the time unit, so the
    numbers are comparable).
 
+3. **Pareto/NBD fit, ours vs lifetimes' ``ParetoNBDFitter``** in the same run, on the same
+   compressed rows with weights and the same start ``(1, 1, 1, 1)`` and tolerance:
+   ``fit_churn_model(model="pnbd")`` (Nelder-Mead on our likelihood, hypergeometric terms
+   once per distinct ``(x, t_x)`` / ``(x, T)``) against ``backend="lifetimes"``;
+   parameters must agree to 1e-6 (relative). ``--pnbd-lifetimes-customers`` fits
+   lifetimes on a smaller shop when it is too slow at the full size.
+4. **Intervals from parameter uncertainty** (200 parameter draws): ``churn_scores(...,
+   interval=0.9)``, ``predict_ltv(..., interval=0.9)`` and ``shop_total`` (no reference).
+
 Data: ``simulate_shop(n, seed=7, params={"campaigns": [], "r": 0.3, "alpha": 12.0})``
 (about 6.3 orders per customer) and ``customer_summary(orders, time_unit=...)``. Not part
 of the test suite (minutes at 1M customers)::
@@ -36,6 +45,7 @@ import numpy as np
 from crm_analytics.churn import churn_scores, fit_churn_model
 from crm_analytics.fitting import lifetimes_bridge as _lifetimes
 from crm_analytics.ltv import DAYS_PER_MONTH, fit_spend_model, predict_ltv
+from crm_analytics.ltv.predict import shop_total
 from crm_analytics.simulate import simulate_shop
 from crm_analytics.summary import customer_summary
 
@@ -183,16 +193,84 @@ def bench_end_to_end(summary, model: str, unit: str, repeat: int) -> None:
         print(f"  {label:<24}{a:>15.2f}{b:>12.2f}{b / a:>9.1f}x")
 
 
+# --------------------------------------------------------------------------- 3. Pareto/NBD
+
+
+def bench_pnbd(summary, lifetimes_summary=None) -> dict:
+    """Pareto/NBD: our fit vs lifetimes' ParetoNBDFitter (same rows, start and tolerance).
+
+    ``lifetimes_summary``: a smaller shop for both fits when lifetimes is too slow at
+    the full size (our fit is then timed at both sizes).
+    """
+    print("\n3. Pareto/NBD fit on compressed rows: ours vs lifetimes' ParetoNBDFitter")
+    out = {}
+    ours_t, ours_fit = timed(fit_churn_model, summary, model="pnbd")
+    print(f"  ours at {ours_fit.n_customers:,} customers ({ours_fit.n_patterns:,} patterns): "
+          f"{ours_t:.2f} s (with standard errors); params "
+          + ", ".join(f"{k}={v:.6g}" for k, v in ours_fit.params.items()))
+    out["pnbd_fit"] = ours_t
+    small = summary if lifetimes_summary is None else lifetimes_summary
+    if lifetimes_summary is not None:
+        small_t, ours_fit = timed(fit_churn_model, small, model="pnbd")
+        print(f"  ours at {ours_fit.n_customers:,} customers: {small_t:.2f} s")
+    ref_t, ref = timed(fit_churn_model, small, model="pnbd", backend="lifetimes")
+    worst = max(abs(v / ref.params[k] - 1) for k, v in ours_fit.params.items())
+    print(f"  lifetimes at {ref.n_customers:,} customers: {ref_t:.2f} s (ParetoNBDFitter fit; "
+          f"the same standard-error step added); params max rel diff {worst:.1e}")
+    assert worst < 1e-6, (ours_fit.params, ref.params)
+    out["pnbd_lifetimes"] = ref_t
+    return out
+
+
+# --------------------------------------------------------------------------- 4. intervals
+
+
+def bench_intervals(summary, n_draws: int = 200, repeat: int = 1) -> dict:
+    """Per-customer and shop-total bounds from ``n_draws`` parameter draws."""
+    print(f"\n4. intervals from parameter uncertainty ({n_draws} draws, BG/NBD)")
+    churn = fit_churn_model(summary)
+    spend = fit_spend_model(summary)
+    cases = {
+        "churn_scores": lambda: churn_scores(summary, churn_model=churn, horizon=HORIZON_DAYS),
+        "churn_scores, interval": lambda: churn_scores(
+            summary, churn_model=churn, horizon=HORIZON_DAYS, interval=0.9, n_draws=n_draws,
+            random_state=0),
+        "predict_ltv": lambda: predict_ltv(summary, churn_model=churn, spend_model=spend),
+        "predict_ltv, interval": lambda: predict_ltv(
+            summary, churn_model=churn, spend_model=spend, interval=0.9, n_draws=n_draws,
+            random_state=0),
+        "shop_total (churn)": lambda: shop_total(
+            summary, churn_model=churn, horizon=HORIZON_DAYS, n_draws=n_draws, random_state=0),
+        "shop_total (churn + LTV)": lambda: shop_total(
+            summary, churn_model=churn, spend_model=spend, horizon=HORIZON_DAYS,
+            n_draws=n_draws, random_state=0),
+    }
+    out = {}
+    for name, fn in cases.items():
+        times = [timed(fn)[0] for _ in range(repeat)]
+        out[name] = median(times)
+        print(f"  {name:<28}{out[name]:>8.2f} s")
+    totals = shop_total(summary, churn_model=churn, spend_model=spend, horizon=HORIZON_DAYS,
+                        n_draws=n_draws, random_state=0)
+    print(totals.round(1).to_string(index=False))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--time-unit", choices=["D", "W"], default="W")
-    parser.add_argument("--models", nargs="+", choices=["bgnbd", "mbgnbd"],
+    parser.add_argument("--models", nargs="+", choices=["bgnbd", "mbgnbd", "pnbd"],
                         default=["bgnbd", "mbgnbd"], help="models of part 1")
     parser.add_argument("--end-to-end", nargs="*", choices=["bgnbd", "mbgnbd"],
                         default=["bgnbd"], help="models of part 2 (none: skip it)")
+    parser.add_argument("--parts", nargs="+", type=int, default=[1, 2, 3, 4],
+                        help="which parts to run")
+    parser.add_argument("--pnbd-lifetimes-customers", type=int, default=None,
+                        help="shop size of the lifetimes Pareto/NBD comparison (default: "
+                             "--customers)")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -205,9 +283,21 @@ def main() -> None:
           f"{time.perf_counter() - t0:.1f} s (time unit {args.time_unit}); repeat customers: "
           f"{int((summary['frequency'] > 0).sum()):,}")
     _lifetimes.import_lifetimes()
-    bench_fits(summary, args.models, args.repeat)
-    for model in args.end_to_end:
-        bench_end_to_end(summary, model, args.time_unit, args.repeat)
+    if 1 in args.parts:
+        bench_fits(summary, args.models, args.repeat)
+    if 2 in args.parts:
+        for model in args.end_to_end:
+            bench_end_to_end(summary, model, args.time_unit, args.repeat)
+    if 3 in args.parts:
+        small = None
+        n_small = args.pnbd_lifetimes_customers
+        if n_small is not None and n_small < args.customers:
+            shop = simulate_shop(n_small, seed=args.seed,
+                                 params={"campaigns": [], "r": 0.3, "alpha": 12.0})
+            small = customer_summary(shop.orders, time_unit=args.time_unit)
+        bench_pnbd(summary, small)
+    if 4 in args.parts:
+        bench_intervals(summary, repeat=args.repeat)
 
 
 if __name__ == "__main__":

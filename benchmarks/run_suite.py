@@ -58,6 +58,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_churn_ltv import LIFETIMES_MONTH, plain_lifetimes  # noqa: E402
+from bench_churn_ltv import bench_intervals as churn_intervals  # noqa: E402
+from bench_churn_ltv import bench_pnbd as pnbd_fits  # noqa: E402
 from bench_churn_ltv import check_equal as check_churn_ltv  # noqa: E402
 from bench_churn_ltv import ours as churn_ltv_ours  # noqa: E402
 from bench_summary import check_equal as check_summary  # noqa: E402
@@ -170,6 +172,26 @@ def child_rss_mib(args: list[str]) -> tuple[float, float]:
     return time.perf_counter() - t0, rss
 
 
+# --------------------------------------------------------------------------- churn models
+def churn_model_rows(summary: pd.DataFrame, add, repeat: int) -> None:
+    """Rows of the Pareto/NBD fit and the parameter-uncertainty intervals (issue 14).
+
+    Pareto/NBD: ``fit_churn_model(model="pnbd")`` against lifetimes' ``ParetoNBDFitter``
+    on the same compressed rows (parameters checked equal to 1e-6 inside
+    :func:`bench_churn_ltv.bench_pnbd`). Intervals: 200 parameter draws, BG/NBD.
+    """
+    fits = pnbd_fits(summary)
+    add("churn fit (Pareto/NBD)", fits["pnbd_fit"], fits["pnbd_lifetimes"], 0,
+        "lifetimes ParetoNBDFitter", "same rows, start and tolerance; with standard errors")
+    times = churn_intervals(summary, repeat=repeat)
+    add("churn_scores, 90% interval", times["churn_scores, interval"], None, 0, "",
+        "200 parameter draws on distinct histories")
+    add("predict_ltv, 90% interval", times["predict_ltv, interval"], None, 0, "",
+        "200 parameter draws, 12 months")
+    add("shop_total (churn + LTV)", times["shop_total (churn + LTV)"], None, 0, "",
+        "200 parameter draws")
+
+
 # --------------------------------------------------------------------------- suite
 def run_size(n: int, *, repeat: int, seed: int, report: bool, workdir: Path) -> list[dict]:
     rows: list[dict] = []
@@ -248,6 +270,7 @@ def run_size(n: int, *, repeat: int, seed: int, report: bool, workdir: Path) -> 
     keys = ["scores", "ltv"]
     add("scores + LTV 12m", med(keys), sum(ref_times[k] for k in keys), churn_mem, "lifetimes",
         "P(alive), 90-day orders, discounted LTV; models fitted")
+    churn_model_rows(s, add, repeat)
 
     # cohorts
     ours_t, coh, _ = timed(

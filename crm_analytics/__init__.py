@@ -18,6 +18,13 @@ __version__ = "0.1.0"
 #: so ``import crm_analytics`` and ``crm-analytics --help`` stay fast and load the
 #: scientific stack only when an analysis runs.
 _EXPORTS = {
+    "p_order_count": "crm_analytics.churn.scores",
+    "p_alive_at": "crm_analytics.churn.scores",
+    "shop_total": "crm_analytics.ltv.predict",
+    "BacktestResult": "crm_analytics.churn.backtest",
+    "backtest_churn": "crm_analytics.churn.backtest",
+    "ModelChoice": "crm_analytics.churn.fit",
+    "choose_churn_model": "crm_analytics.churn.fit",
     "ChurnModel": "crm_analytics.churn",
     "CrmDataError": "crm_analytics._core.errors",
     "DaysToSecondOrder": "crm_analytics.cohorts",
@@ -77,12 +84,14 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "BacktestResult",
     "ChurnModel",
     "CrmDataError",
     "DaysToSecondOrder",
     "HoldoutPlan",
     "HoldoutReport",
     "LiftResult",
+    "ModelChoice",
     "PreparedOrders",
     "RandomizationCheck",
     "RepurchaseRate",
@@ -93,10 +102,12 @@ __all__ = [
     "SpendModel",
     "ValidationReport",
     "assign_holdout",
+    "backtest_churn",
     "calibration_holdout_split",
     "campaign_lift",
     "campaign_settings",
     "check_randomization",
+    "choose_churn_model",
     "churn_holdout_report",
     "churn_scores",
     "cohort_repurchase",
@@ -117,6 +128,8 @@ __all__ = [
     "load_cdnow",
     "load_sample",
     "member_status",
+    "p_alive_at",
+    "p_order_count",
     "plan_holdout",
     "predict_ltv",
     "prepare_orders",
@@ -127,6 +140,7 @@ __all__ = [
     "repurchase_rate",
     "rfm_segments",
     "score_customers",
+    "shop_total",
     "simulate_shop",
     "sleeping_flow",
     "status_overview",
@@ -173,6 +187,9 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
         churn_scores,
         fit_churn_model,
     )
+    from crm_analytics.churn.backtest import BacktestResult, backtest_churn
+    from crm_analytics.churn.fit import ModelChoice, choose_churn_model
+    from crm_analytics.churn.scores import p_alive_at, p_order_count
     from crm_analytics.cohorts import (
         DaysToSecondOrder,
         RepurchaseRate,
@@ -190,6 +207,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
         predict_ltv,
         score_customers,
     )
+    from crm_analytics.ltv.predict import shop_total
     from crm_analytics.orders.datasets import load_cdnow, load_sample
     from crm_analytics.orders.readers import detect_source, read_orders
     from crm_analytics.orders.validate import ValidationReport, validate_orders, validation_report

@@ -138,7 +138,10 @@ def _engine_orders(paths: list[str], args: argparse.Namespace):
         spill.mkdir(parents=True, exist_ok=True)
     try:
         return engine_source(paths, memory_limit=limit, temp_directory=spill)
-    except duckdb.Error as exc:  # the only setting given here that DuckDB can refuse
+    except (duckdb.Error, CrmDataError) as exc:
+        if "refused the engine settings" not in str(exc) and not isinstance(exc, duckdb.Error):
+            raise
+        # the only setting given here that DuckDB can refuse
         raise CrmDataError(f"--memory-limit {limit!r} is not a size DuckDB understands "
                            "(use e.g. 2GB or 500MB).") from exc
 

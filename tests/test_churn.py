@@ -426,13 +426,16 @@ def test_simulator_truth_recovered_from_daily_summary(shop):
 def test_churn_scores_columns_and_units(bgnbd, weekly, daily):
     scores = churn_scores(weekly, churn_model=bgnbd, horizon=91)
     assert scores.columns.tolist() == [
-        "customer_id", "p_alive", "p_churn", "expected_orders", "churn_risk",
+        "customer_id", "p_alive", "p_no_order", "p_churn", "expected_orders", "churn_risk",
         "expected_next_order", "next_order_basis", "expected_gap_days"]
     assert len(scores) == len(weekly)
     assert scores["customer_id"].tolist() == weekly["customer_id"].tolist()
     f, r, T = weekly["frequency"], weekly["recency"], weekly["T"]
     np.testing.assert_allclose(scores["expected_orders"], bgnbd.expected_orders(13, f, r, T))
-    np.testing.assert_allclose(scores["p_churn"], 1 - scores["p_alive"])
+    # churn is "no order in the horizon" (since issue 14), no longer 1 - P(alive)
+    np.testing.assert_array_equal(scores["p_churn"], scores["p_no_order"])
+    np.testing.assert_allclose(scores["p_no_order"], bgnbd.p_no_order(13, f, r, T))
+    assert (scores["p_no_order"] >= 1 - scores["p_alive"] - 1e-12).all()
     # a daily summary scored with the weekly model gives the same numbers
     by_day = churn_scores(daily, churn_model=bgnbd, horizon=91)
     np.testing.assert_allclose(by_day["expected_orders"], scores["expected_orders"],
@@ -443,7 +446,7 @@ def test_churn_scores_columns_and_units(bgnbd, weekly, daily):
 def test_churn_risk_thresholds(bgnbd, weekly):
     scores = churn_scores(weekly, churn_model=bgnbd, high_risk_below=0.3,
                           medium_risk_below=0.6)
-    p = scores["p_alive"]
+    p = 1 - scores["p_no_order"]  # the chance of an order in the horizon
     expected = np.where(p < 0.3, "high", np.where(p < 0.6, "medium", "low"))
     assert (scores["churn_risk"].astype(str).to_numpy() == expected).all()
     assert scores["churn_risk"].cat.ordered

@@ -429,7 +429,7 @@ def _check_scores(got: pd.DataFrame, summary, model, spend, *, horizon=60, month
 
     scores = churn_scores(summary, churn_model=model, horizon=horizon)
     assert list(got["customer_id"]) == list(summary["customer_id"])
-    for col in ("p_alive", "p_churn", "expected_orders", "expected_gap_days"):
+    for col in ("p_alive", "p_no_order", "p_churn", "expected_orders", "expected_gap_days"):
         np.testing.assert_allclose(got[col], scores[col], rtol=1e-10, err_msg=col)
     for col in ("churn_risk", "next_order_basis"):
         assert got[col].astype(str).tolist() == scores[col].astype(str).tolist(), col
@@ -460,7 +460,8 @@ def test_score_customers_equals_churn_scores_and_predict_ltv(sample_parquet, fit
     assert isinstance(native, duckdb.DuckDBPyRelation)
     _check_scores(native.df(), summary, model, spend)
     plain = score_customers(sample_parquet, churn_model=model, horizon=60)
-    assert list(plain.columns) == ["customer_id", "p_alive", "p_churn", "expected_orders",
+    assert list(plain.columns) == ["customer_id", "p_alive", "p_no_order", "p_churn",
+                                   "expected_orders",
                                    "churn_risk", "expected_next_order", "next_order_basis",
                                    "expected_gap_days"]
     _check_scores(plain, summary, model, None)

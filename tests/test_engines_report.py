@@ -309,6 +309,9 @@ def test_spark_report_writes_the_files_of_the_pandas_report(reports, spark_order
     got = run_report(spark_orders, out_dir=tmp_path, progress=False)
     assert [p.name for p in got.files] == [p.name for p in want.files]
     assert got.headline == want.headline
+    # the same model chosen by the same backtest, run on Spark
+    assert _churn_section(got.html_path.read_text(encoding="utf-8"))[0] == \
+        _churn_section(want.html_path.read_text(encoding="utf-8"))[0]
     for name in ("customers.csv", "segments.csv"):
         assert (got.out_dir / name).read_bytes().startswith(b"\xef\xbb\xbf")
         # Spark writes some numbers in another form (1.0E-5): compare the values
@@ -320,3 +323,22 @@ def test_spark_report_writes_the_files_of_the_pandas_report(reports, spark_order
     for name in ("cohort_heatmap.png", "member_status.png", "churn_risk.png",
                  "ltv_distribution.png"):
         assert (got.out_dir / name).read_bytes() == (want.out_dir / name).read_bytes(), name
+
+
+def _churn_section(page: str) -> tuple[str, list[str]]:
+    import re
+
+    start = page.index("<h2>Churn risk</h2>")
+    section = page[start:page.index("</section>", start)]
+    tables = re.findall(r"<table.*?</table>", section, flags=re.S)
+    return re.sub(r"<img[^>]*>", "", section.split("<div")[0]), tables
+
+
+def test_churn_story_equals_the_pandas_report(reports):
+    """Both paths choose the same model by the same backtest and count the same
+    customers by churn risk and sleeping status."""
+    want, got = (_churn_section(r.html_path.read_text(encoding="utf-8")) for r in reports)
+    assert "Model chosen by a backtest" in want[0]
+    assert got[0] == want[0]
+    assert len(want[1]) == 3 and got[1][:2] == want[1][:2]  # risk counts, risk x status
+    assert all((r.out_dir / "churn_backtest.png").exists() for r in reports)

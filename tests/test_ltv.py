@@ -131,6 +131,42 @@ def test_spend_fit_failure_raises(weekly, monkeypatch):
         fit_spend_model(weekly)
 
 
+def _small_shop() -> pd.DataFrame:
+    """268 customers, 33 of them repeat buyers with similar spend: a flat Gamma-Gamma."""
+    rng = np.random.default_rng(4)
+    freq = np.zeros(268, dtype=np.int64)
+    freq[:33] = rng.choice([1, 1, 1, 1, 2, 2, 3, 5], 33)
+    money = np.zeros(268)
+    money[:33] = np.round(rng.gamma(20, 3.0, 33), 2)
+    return pd.DataFrame({"customer_id": [f"c{i:03d}" for i in range(268)],
+                         "frequency": freq, "monetary_value": money})
+
+
+def test_spend_fit_is_the_same_in_any_row_order_and_warns_when_flat():
+    shop = _small_shop()
+    fits = [fit_spend_model(shop.sample(frac=1, random_state=seed) if seed else shop)
+            for seed in range(3)]
+    for fit in fits[1:]:
+        for k, v in fits[0].params.items():
+            assert fit.params[k] == pytest.approx(v, rel=1e-6)
+        assert fit.warnings == fits[0].warnings and fit.fallback == fits[0].fallback
+    flat = fits[0]
+    assert flat.fallback is not None and "shrunk to the shop's mean" in flat.fallback
+    assert any("flat" in w for w in flat.warnings)
+    assert any("Only 33 repeat customers" in w for w in flat.warnings)
+    # the fallback: (x m + mean) / (x + 1), mean = the shop's spend per repeat order
+    x, m = shop["frequency"].to_numpy(float), shop["monetary_value"].to_numpy(float)
+    mean = (x * m).sum() / x.sum()
+    assert flat.fallback_mean == pytest.approx(mean)
+    np.testing.assert_allclose(flat.expected_spend(x, m), (x * m + mean) / (x + 1))
+    rule = flat.spend_rule()
+    assert rule.sql("f", "m").startswith("((1 - (1.0 * CAST(f AS DOUBLE) / (1.0 * ")
+
+
+def test_a_well_identified_spend_fit_has_no_warnings(spend):
+    assert spend.warnings == () and spend.fallback is None
+
+
 def test_q_below_one_is_refused():
     model = SpendModel({"p": 2.0, "q": 0.8, "gamma": 10.0}, {}, 0.0, 10, 0, (), 1.0, 0.0,
                        0.3, 0.0, 0.0)

@@ -167,3 +167,87 @@ def test_engine_options_need_an_engine_source(tmp_path):
 
     with pytest.raises(CrmDataError, match="apply to Parquet paths, DuckDB relations and Spark"):
         run_report(load_sample("orders"), out_dir=tmp_path, memory_limit="1GB", progress=False)
+
+
+# --------------------------------------------------------------------------- churn story
+@pytest.fixture(scope="module")
+def story_tables():
+    from crm_analytics.report.pandas_path import pandas_tables
+
+    return pandas_tables(prepare_orders(load_sample("orders")), n_segments=3)
+
+
+def test_churn_model_is_chosen_by_backtest_and_said(story_tables):
+    from crm_analytics.churn import MODELS
+
+    t = story_tables
+    assert t.backtest is not None and t.churn_model_name in MODELS.values()
+    assert t.churn_choice.startswith("Model chosen by a backtest: " + t.churn_model_name)
+    assert "best simple rule" in t.churn_choice
+    ranked = t.backtest.ranking("model")
+    assert MODELS[ranked[0]] == t.churn_model_name or "AUC" in t.churn_choice
+    assert t.churn_rule_text == ""  # on the sample a model beats every rule
+
+
+def test_risk_by_status_counts_every_customer_once(story_tables):
+    t = story_tables
+    table = t.risk_by_status.set_index("churn_risk")
+    assert table.loc["total", "total"] == t.n_customers
+    assert table.loc[["low", "medium", "high"], "total"].tolist() == \
+        t.risk_counts.reindex(["low", "medium", "high"]).tolist()
+    status_totals = table.loc["total"].drop("total")
+    assert status_totals.to_dict() == t.status_counts.to_dict()
+
+
+def test_no_sleeping_customer_with_a_high_p_no_order_is_low_risk(story_tables):
+    customers = story_tables.customers.table
+    if "p_no_order" not in customers.columns:
+        pytest.skip("churn_scores has no p_no_order yet")
+    asleep = customers["status"].isin(["sleeping", "given_up"])
+    risky = asleep & (customers["p_no_order"] > 0.8)
+    assert risky.any()
+    assert (customers.loc[risky, "churn_risk"].astype(str) != "low").all()
+
+
+def test_page_shows_the_choice_the_table_and_the_warnings(story_tables, tmp_path):
+    from crm_analytics.report.builder import build_report
+    from crm_analytics.report.churn_story import risk_vs_sleeping_sentence
+
+    res = build_report(story_tables, tmp_path, subtitle="t")
+    page = res.html_path.read_text(encoding="utf-8")
+    assert "Model chosen by a backtest" in page
+    assert risk_vs_sleeping_sentence(90).replace("'", "&#x27;") in page
+    assert "pre_sleep" in page and "given_up" in page  # the two-way table's columns
+    assert "own_order_rate" in page  # the backtest table
+    assert (tmp_path / "churn_backtest.png").exists()
+    for warning in story_tables.churn_warnings:
+        assert warning.split(":")[0].replace("'", "&#x27;") in page
+
+
+def test_a_rule_that_beats_every_model_is_said(monkeypatch):
+    from dataclasses import replace
+
+    from crm_analytics.report import churn_story
+
+    real = churn_story.choose_churn_model
+
+    def rigged(*args, **kwargs):
+        return replace(real(*args, **kwargs), beats_rules=False,
+                       best_rule="days_since_last_order")
+
+    monkeypatch.setattr(churn_story, "choose_churn_model", rigged)
+    story = churn_story.choose_report_model(load_sample("orders"),
+                                            as_of=pd.Timestamp("2025-12-31"),
+                                            sleep_after=90, refit=False)
+    assert story.best_rule == "days_since_last_order"
+    assert "No model beat the simple rule 'days since last order'" in story.rule_text()
+    assert "days_since_last_order, smallest first" in story.rule_text()
+
+
+def test_without_a_backtest_the_report_uses_mbgnbd_and_says_why():
+    from crm_analytics.report.churn_story import BACKTEST_MAX_CUSTOMERS, choose_report_model
+
+    story = choose_report_model(None, as_of=pd.Timestamp("2025-12-31"), sleep_after=90,
+                                refit=False, n_customers=BACKTEST_MAX_CUSTOMERS + 1)
+    assert story.name == "mbgnbd" and story.choice is None
+    assert "without a backtest" in story.text

@@ -604,7 +604,7 @@ def test_bad_flow_and_other_parameters(small_orders):
         suggest_sleep_after(small_orders, quantile=1.0)
     with pytest.raises(CrmDataError, match="No order is on or before as_of=2023-01-01"):
         suggest_sleep_after(small_orders, as_of="2023-01-01")
-    with pytest.raises(CrmDataError, match="'churn_model' parameter must be a fitted BG/NBD"):
+    with pytest.raises(CrmDataError, match="'churn_model' parameter must be a fitted model"):
         suggest_sleep_after(small_orders, churn_model=object())
     one_day = small_orders[small_orders["customer_id"] == "b"]
     with pytest.raises(CrmDataError, match="No customer has orders on two different days"):
@@ -662,3 +662,17 @@ def test_reminder_list_old_on_spelling_warns(small_orders):
                                                      sleep_after=20))
     with pytest.raises(CrmDataError, match="as_of only"):
         reminder_list(small_orders, on="2024-03-21", as_of="2024-03-21", sleep_after=20)
+
+
+def test_suggestion_gives_no_time_to_churn_for_a_model_with_warnings():
+    """A model the data cannot support (here: dropout not identified) states no
+    "P(alive) falls below ... after N days" figure; its warnings are shown instead."""
+    from crm_analytics import customer_summary, fit_churn_model, load_cdnow
+
+    orders = load_cdnow("sample")
+    model = fit_churn_model(customer_summary(orders, time_unit="W"))
+    trusted = suggest_sleep_after(orders, churn_model=model.with_warnings())
+    assert "falls below" in trusted.summary()
+    doubtful = model.with_warnings("The dropout process is not identified by these data.")
+    text = suggest_sleep_after(orders, churn_model=doubtful).summary()
+    assert "falls below" not in text and "not identified" in text

@@ -7,7 +7,8 @@ engine path by a join on the history's keys. Only the last step, turning "days a
 last order / after as-of" into a date, happens per customer; its two forms (NumPy and
 SQL) are generated from one table, :data:`NEXT_ORDER_BASE_DAY`.
 
-- risk bands: :func:`risk_band_codes` (P(alive) -> low / medium / high);
+- risk bands: :func:`churn_risk_codes` (P(no order in the horizon) -> low / medium /
+  high, through :func:`risk_band_codes` on the chance of an order);
 - the next-order rule: :func:`expected_gap_days` and :func:`next_order_rule`
   (own gaps / model rate / unlikely alive), :func:`next_order_dates` and
   :func:`next_order_sql`.
@@ -25,6 +26,7 @@ __all__ = [
     "NEXT_ORDER_BASE_DAY",
     "check_risk_bands",
     "risk_band_codes",
+    "churn_risk_codes",
     "expected_gap_days",
     "next_order_rule",
     "next_order_dates",
@@ -49,23 +51,43 @@ def check_risk_bands(high_risk_below: float, medium_risk_below: float) -> None:
     if high_risk_below > medium_risk_below:
         raise CrmDataError(
             f"high_risk_below ({high_risk_below}) must not exceed medium_risk_below "
-            f"({medium_risk_below}): P(alive) below the first is high risk, below the "
-            "second medium."
+            f"({medium_risk_below}): a chance of an order in the horizon below the first is "
+            "high risk, below the second medium."
         )
 
 
 def risk_band_codes(p_alive: np.ndarray, high_risk_below: float = 0.5,
                     medium_risk_below: float = 0.8) -> np.ndarray:
-    """Churn-risk band of each P(alive), as codes into :data:`RISK_LEVELS`.
+    """Risk band of each "staying" probability, as codes into :data:`RISK_LEVELS`.
 
     "high" (2) below ``high_risk_below``, "medium" (1) below ``medium_risk_below``,
-    else "low" (0).
+    else "low" (0). The churn scores pass the chance of an order in the horizon, ``1 -
+    p_no_order`` (:func:`churn_risk_codes`); the argument keeps its old name.
 
     >>> risk_band_codes(np.array([0.2, 0.6, 0.95]))
     array([2, 1, 0])
     """
     p = np.asarray(p_alive, dtype=float)
     return np.where(p < high_risk_below, 2, np.where(p < medium_risk_below, 1, 0))
+
+
+def churn_risk_codes(p_no_order: np.ndarray, high_risk_below: float = 0.5,
+                     medium_risk_below: float = 0.8) -> np.ndarray:
+    """``churn_risk`` codes from P(no order in the horizon), the churn probability.
+
+    The bands are cut on the chance of at least one order in the horizon, ``1 -
+    p_no_order``: "high" when it is below ``high_risk_below`` (default 0.5: no order
+    is more likely than an order), "medium" when below ``medium_risk_below`` (default
+    0.8), else "low" (at least an 80% chance of an order). In terms of ``p_churn =
+    p_no_order``: high above 0.5, medium above 0.2, low at most 0.2. Up to release
+    0.1.0 the same parameters cut P(alive); P(alive) stays a column but no longer sets
+    the band.
+
+    >>> churn_risk_codes(np.array([0.9, 0.3, 0.1]))
+    array([2, 1, 0])
+    """
+    return risk_band_codes(1.0 - np.asarray(p_no_order, dtype=float), high_risk_below,
+                           medium_risk_below)
 
 
 def expected_gap_days(model, frequency: np.ndarray, recency: np.ndarray,

@@ -46,8 +46,8 @@ import numpy as np
 
 from crm_analytics.fitting import likelihoods as _likelihoods
 
-__all__ = ["import_lifetimes", "quiet", "fit_beta_geo", "fit_gamma_gamma", "FitFailed",
-           "BACKENDS"]
+__all__ = ["import_lifetimes", "quiet", "fit_beta_geo", "fit_pareto_nbd", "fit_gamma_gamma",
+           "FitFailed", "BACKENDS", "PNBD_MAXITER"]
 
 _PANDAS_OPTION = "mode.chained_assignment"
 _FITTERS = {"bgnbd": "BetaGeoFitter", "mbgnbd": "ModifiedBetaGeoFitter"}
@@ -144,6 +144,10 @@ class FitOutput:
     standard_errors: dict[str, float]
     mean_negative_log_likelihood: float
     log_likelihood: float = float("nan")
+    #: Covariance of the log parameters (the inverse Hessian of the total negative
+    #: log-likelihood in log parameters; unaffected by the rescaling of time), or None
+    #: when standard errors were not computed.
+    log_covariance: np.ndarray | None = None
 
 
 def _check_backend(backend: str) -> None:
@@ -172,12 +176,12 @@ def _minimize(likelihood, n_params: int, penalizer: float, tol: float):
     return output
 
 
-def _standard_errors(likelihood, log_params: np.ndarray, penalizer: float,
-                     params: np.ndarray) -> np.ndarray:
-    """lifetimes' ``_compute_variance_matrix``: ``params**2 * inv(H) / sum(weights)``.
+def _log_covariance(likelihood, log_params: np.ndarray, penalizer: float) -> np.ndarray:
+    """Covariance of the log parameters: ``inv(H) / sum(weights)``.
 
     ``H`` is the Hessian of the mean negative log-likelihood in the log parameters (here
-    central differences of the analytic gradient), ``params`` on the caller's time axis.
+    from :meth:`hessian` of the likelihood). lifetimes' ``_compute_variance_matrix``
+    gives the parameters' standard errors as ``params * sqrt(diag(...))`` of this matrix.
     """
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -186,7 +190,15 @@ def _standard_errors(likelihood, log_params: np.ndarray, penalizer: float,
             inverse = np.linalg.inv(hessian)
         except np.linalg.LinAlgError as exc:  # singular Hessian after convergence
             raise FitFailed(f"the Hessian could not be inverted ({exc})") from exc
-        return np.sqrt(np.diag(params**2 * inverse / likelihood.total_weight))
+        return inverse / likelihood.total_weight
+
+
+def _standard_errors(likelihood, log_params: np.ndarray, penalizer: float,
+                     params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """lifetimes' delta-method standard errors and the log-parameter covariance."""
+    cov = _log_covariance(likelihood, log_params, penalizer)
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(np.diag(cov)) * params, cov
 
 
 def _finite_positive(params: dict[str, float]) -> None:
@@ -240,13 +252,16 @@ def _run_fit(
         except np.linalg.LinAlgError as exc:  # singular Hessian after convergence
             raise FitFailed(f"the Hessian could not be inverted ({exc})") from exc
     params = {k: float(v) for k, v in fitter.params_.items()}  # type: ignore[attr-defined]
+    cov = None
     if standard_errors:
         errors = {k: float(v) for k, v in fitter.standard_errors_.items()}  # type: ignore
+        weight = float(np.sum(fitter.data["weights"]))  # type: ignore[attr-defined]
+        cov = np.linalg.inv(fitter._hessian_) / weight  # type: ignore[attr-defined]
     else:
         errors = dict.fromkeys(params, float("nan"))
     _finite_positive(params)
     nll = float(fitter._negative_log_likelihood_)  # type: ignore[attr-defined]
-    return FitOutput(params, errors, nll)
+    return FitOutput(params, errors, nll, log_covariance=cov)
 
 
 def fit_beta_geo(
@@ -316,18 +331,107 @@ def fit_beta_geo(
         unscaled[1] /= scale  # alpha back on the axis of T
         params = {k: float(v) for k, v in zip(("r", "alpha", "a", "b"), unscaled, strict=True)}
         _finite_positive(params)
+        cov = None
         if standard_errors:
-            se = _standard_errors(likelihood, output.x, penalizer, unscaled)
+            se, cov = _standard_errors(likelihood, output.x, penalizer, unscaled)
             errors = {k: float(v) for k, v in zip(params, se, strict=True)}
         else:
             errors = dict.fromkeys(params, float("nan"))
-        out = FitOutput(params, errors, float(output.fun))
+        out = FitOutput(params, errors, float(output.fun), log_covariance=cov)
     # rescaling time by c multiplies each customer's likelihood by c ** -x
     total = float(weights.sum())
     log_likelihood = (-(out.mean_negative_log_likelihood - penalizer * np.sum(scaled**2)) * total
                       + np.log(scale) * float(weights @ frequency))
     return FitOutput(out.params, out.standard_errors, out.mean_negative_log_likelihood,
-                     float(log_likelihood))
+                     float(log_likelihood), out.log_covariance)
+
+
+#: Nelder-Mead iterations of lifetimes' ``ParetoNBDFitter`` (its ``maxiter`` default).
+PNBD_MAXITER = 2000
+
+
+def fit_pareto_nbd(
+    frequency: np.ndarray,
+    recency: np.ndarray,
+    T: np.ndarray,
+    weights: np.ndarray,
+    *,
+    penalizer: float = 0.0,
+    tol: float = 1e-7,
+    standard_errors: bool = True,
+    backend: str = "analytic",
+) -> FitOutput:
+    """Fit the Pareto/NBD model exactly as lifetimes' ``ParetoNBDFitter`` does.
+
+    lifetimes minimises its objective (see
+    :class:`~crm_analytics.fitting.likelihoods.ParetoNBDLikelihood`) over the raw
+    parameters with Nelder-Mead (``tol`` for both ``xatol`` and ``fatol``, at most
+    :data:`PNBD_MAXITER` iterations) from a random start near ``(1, 1, 1, 1)``; here the
+    start is exactly ``(1, 1, 1, 1)`` (pass ``initial_params=np.ones(4)`` to lifetimes
+    to get the same path). ``"analytic"`` runs that minimisation on our likelihood
+    (hypergeometric terms once per distinct ``(x, t_x)`` / ``(x, T)``), ``"lifetimes"``
+    runs lifetimes' fitter itself. Unlike lifetimes, a run that hits the iteration
+    limit is reported as a failure. lifetimes computes no Hessian for this model: the
+    standard errors of both backends come from second differences of our likelihood
+    in the log parameters.
+
+    Parameters
+    ----------
+    frequency, recency, T, weights, penalizer, tol, standard_errors, backend
+        As in :func:`fit_beta_geo`.
+
+    Returns
+    -------
+    FitOutput
+        Parameters ``r, alpha, s, beta`` (alpha and beta in the unit of ``T``).
+
+    Raises
+    ------
+    FitFailed
+        Nelder-Mead did not converge, or the Hessian is singular.
+    """
+    from scipy.optimize import minimize
+
+    _check_backend(backend)
+    frequency = np.asarray(frequency).astype(int)
+    weights = np.asarray(weights)
+    scale = _likelihoods.time_scale(T)
+    likelihood = _likelihoods.ParetoNBDLikelihood(
+        frequency, np.asarray(recency) * scale, np.asarray(T) * scale, weights)
+    x0 = np.ones(4)
+    if backend == "lifetimes":
+        lifetimes = import_lifetimes()
+        fitter = lifetimes.ParetoNBDFitter(penalizer_coef=penalizer)
+        with quiet():
+            fitter.fit(frequency, recency, T, weights=weights, initial_params=x0, tol=tol,
+                       maxiter=PNBD_MAXITER)
+        scaled = fitter.params_.to_numpy(dtype=float).copy()
+        scaled[[1, 3]] *= scale
+        objective = float(fitter._negative_log_likelihood_)
+    else:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            output = minimize(likelihood.objective, x0=x0, method="Nelder-Mead", tol=tol,
+                              args=(penalizer,),
+                              options={"disp": False, "maxiter": PNBD_MAXITER})
+        if not output.success:
+            raise FitFailed(_NOT_CONVERGED, str(output))
+        scaled, objective = np.asarray(output.x, dtype=float), float(output.fun)
+    unscaled = scaled.copy()
+    unscaled[[1, 3]] /= scale
+    params = {k: float(v) for k, v in zip(("r", "alpha", "s", "beta"), unscaled, strict=True)}
+    _finite_positive(params)
+    cov = None
+    if standard_errors:
+        se, cov = _standard_errors(likelihood, np.log(scaled), penalizer, unscaled)
+        errors = {k: float(v) for k, v in zip(params, se, strict=True)}
+    else:
+        errors = dict.fromkeys(params, float("nan"))
+    total = float(weights.sum())
+    mean_nll = (objective - penalizer * np.sum(scaled**2)) * likelihood.mean_weight / total
+    log_likelihood = -mean_nll * total + np.log(scale) * float(weights @ frequency)
+    return FitOutput(params, errors, mean_nll + penalizer * np.sum(scaled**2),
+                     float(log_likelihood), cov)
 
 
 def fit_gamma_gamma(
@@ -373,6 +477,7 @@ def fit_gamma_gamma(
         fitter = lifetimes.GammaGammaFitter(penalizer_coef=penalizer)
         out = _run_fit(fitter, (frequency, monetary_value),
                        {"weights": weights, "tol": tol}, standard_errors=standard_errors)
+        cov = out.log_covariance
         rename = {"p": "p", "q": "q", "v": "gamma"}
         params = {rename[k]: v for k, v in out.params.items()}
         errors = {rename[k]: v for k, v in out.standard_errors.items()}
@@ -383,15 +488,16 @@ def fit_gamma_gamma(
         values = np.exp(output.x)
         params = {k: float(v) for k, v in zip(("p", "q", "gamma"), values, strict=True)}
         _finite_positive(params)
+        cov = None
         if standard_errors:
-            se = _standard_errors(likelihood, output.x, penalizer, values)
+            se, cov = _standard_errors(likelihood, output.x, penalizer, values)
             errors = {k: float(v) for k, v in zip(params, se, strict=True)}
         else:
             errors = dict.fromkeys(params, float("nan"))
         nll = float(output.fun)
     penalty = penalizer * sum(v**2 for v in params.values())
     log_likelihood = -(nll - penalty) * float(weights.sum())
-    return FitOutput(params, errors, nll, float(log_likelihood))
+    return FitOutput(params, errors, nll, float(log_likelihood), cov)
 
 
 def fit_with_retries(

@@ -25,7 +25,7 @@ pandas and SQL paths), :mod:`~crm_analytics.ltv.predict`, :mod:`~crm_analytics.l
 from __future__ import annotations
 
 from crm_analytics.ltv.formula import estimate_lifetime_years, formula_ltv
-from crm_analytics.ltv.predict import predict_ltv
+from crm_analytics.ltv.predict import predict_ltv, shop_total
 from crm_analytics.ltv.rules import (
     DAYS_PER_MONTH,
     MarginRule,
@@ -49,6 +49,7 @@ __all__ = [
     "fit_spend_model",
     "fit_spend_pairs",
     "predict_ltv",
+    "shop_total",
     "formula_ltv",
     "estimate_lifetime_years",
     "score_customers",

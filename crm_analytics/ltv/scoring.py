@@ -95,7 +95,7 @@ def score_customers(
     ...                          spend_model=fit_spend_model(summary), horizon=91)
     >>> first = scores.iloc[0]
     >>> first["customer_id"], first["churn_risk"], round(float(first["ltv"]), 2)
-    ('1', 'medium', 36.27)
+    ('1', 'high', 36.27)
     """
     if output not in ("pandas", "native"):
         raise CrmDataError(f"The 'output' parameter must be 'pandas' or 'native'. Got {output!r}.")

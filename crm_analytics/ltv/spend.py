@@ -21,7 +21,26 @@ from crm_analytics._core.errors import CrmDataError
 from crm_analytics.churn import check_backend
 from crm_analytics.fitting import lifetimes_bridge as _lifetimes
 
-__all__ = ["SpendModel", "SpendRule", "fit_spend_model", "fit_spend_pairs", "check_spend_model"]
+__all__ = [
+    "FALLBACK_PRIOR_ORDERS",
+    "MIN_REPEAT_CUSTOMERS",
+    "PARAMETER_BOUNDS",
+    "SpendModel",
+    "SpendRule",
+    "check_spend_model",
+    "fit_spend_model",
+    "fit_spend_pairs",
+    "spend_warnings",
+]
+
+#: A fitted parameter outside this range sits at the edge of what the optimiser can
+#: reach (it works on log parameters): the likelihood is flat in that direction.
+PARAMETER_BOUNDS = (1e-4, 1e4)
+#: Fewer repeat customers than this and the fit carries a warning.
+MIN_REPEAT_CUSTOMERS = 100
+#: The fallback of a flat fit weighs the shop's mean like this many extra orders:
+#: ``(x m + k mean) / (x + k)``.
+FALLBACK_PRIOR_ORDERS = 1.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +112,18 @@ class SpendModel:
         Penalizer used and asked for.
     fit_notes : tuple of str
         Fit retries, and warnings about the independence assumption or ``q <= 1``.
+    warnings : tuple of str
+        Plain sentences on what the fit cannot support: a parameter at the edge of its
+        range or without a finite standard error (a flat likelihood), a standard error
+        larger than the parameter (not identified), fewer than 100 repeat customers.
+    fallback : str or None
+        When the fit is flat, what the expected spend uses instead (the model's
+        parameters are then not used for prediction): each customer's own average
+        repeat spend shrunk to the shop's mean (:attr:`fallback_mean`),
+        ``(x m + k mean) / (x + k)`` with ``k`` = :data:`FALLBACK_PRIOR_ORDERS`. None:
+        the Gamma-Gamma formula.
+    fallback_mean : float
+        The shop's mean spend per repeat order (order-weighted) the fallback shrinks to.
     """
 
     params: dict[str, float]
@@ -107,6 +138,9 @@ class SpendModel:
     penalizer: float
     requested_penalizer: float
     fit_notes: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+    fallback: str | None = None
+    fallback_mean: float = float("nan")
 
     @property
     def independence_ok(self) -> bool:
@@ -122,8 +156,13 @@ class SpendModel:
     def spend_rule(self) -> SpendRule:
         """The expected-spend formula with this model's coefficients (:class:`SpendRule`).
 
-        Raises :class:`CrmDataError` when ``q <= 1`` (infinite mean spend).
+        With a :attr:`fallback` (a flat fit), the same formula with ``p = 1``, ``q = 1 +
+        k`` and the shop's mean: ``(x m + k mean) / (x + k)``. Raises
+        :class:`CrmDataError` when ``q <= 1`` (infinite mean spend).
         """
+        if self.fallback is not None:
+            return SpendRule(p=1.0, q=1.0 + FALLBACK_PRIOR_ORDERS,
+                             population_mean=float(self.fallback_mean))
         p, q = self.params["p"], self.params["q"]
         if q <= 1:
             raise CrmDataError(
@@ -138,7 +177,7 @@ class SpendModel:
 
         A weighted average of the customer's own mean repeat spend and the population
         mean, the weight ``p x / (p x + q - 1)`` growing with ``frequency`` ``x``
-        (:meth:`SpendRule.evaluate`).
+        (:meth:`SpendRule.evaluate`); with a :attr:`fallback`, the fallback's formula.
         """
         return self.spend_rule().evaluate(frequency, monetary_value)
 
@@ -160,6 +199,13 @@ def fit_spend_model(
     she buys; the correlation of ``frequency`` and ``monetary_value`` is reported
     (``frequency_monetary_correlation``, ``independence_ok``) and a note is added to
     ``fit_notes`` when it exceeds ``max_abs_correlation`` in absolute value.
+
+    The fit runs on the distinct pairs sorted by ``(frequency, monetary_value)``, so the
+    same customers in any row order give the same parameters. With few repeat customers
+    the likelihood can be flat (a parameter runs off to a huge value and the optimiser
+    stops wherever rounding leads it); such a fit carries :attr:`SpendModel.warnings`
+    and a :attr:`SpendModel.fallback`: expected spend is then each customer's own
+    average spend shrunk to the shop's mean, not the Gamma-Gamma formula.
 
     Parameters
     ----------
@@ -185,6 +231,7 @@ def fit_spend_model(
     Returns
     -------
     SpendModel
+        With ``warnings`` and, for a flat fit, ``fallback`` (see above).
 
     Raises
     ------
@@ -252,7 +299,12 @@ def fit_spend_pairs(
 ) -> SpendModel:
     """A :class:`SpendModel` fitted on distinct ``(frequency, monetary_value)`` pairs and
     their counts ``w`` (what :func:`fit_spend_model` and the engines' report fit), with
-    the notes on correlation, ``q <= 1`` and excluded customers."""
+    the notes on correlation, ``q <= 1`` and excluded customers, the warnings and the
+    fallback of a flat fit. The pairs are sorted canonically first (by frequency, then
+    monetary value), so their order does not change the result."""
+    px, pm, w = (np.asarray(v) for v in (px, pm, w))
+    order = np.lexsort((pm, px))
+    px, pm, w = px[order].astype(float), pm[order].astype(float), w[order].astype(np.int64)
 
     def attempt(*, penalizer: float, tol: float) -> _lifetimes.FitOutput:
         return _lifetimes.fit_gamma_gamma(px, pm, w, penalizer=penalizer, tol=tol,
@@ -276,6 +328,16 @@ def fit_spend_pairs(
         notes.append(f"q = {out.params['q']:.3g} <= 1: the mean spend per order is infinite.")
     if n_excluded:
         notes.append(f"{n_excluded} repeat customers with monetary_value <= 0 were left out.")
+    warnings, flat = spend_warnings(out.params, out.standard_errors, n_customers)
+    fallback = None
+    orders = float(np.sum(w * px))
+    shop_mean = float(np.sum(w * px * pm) / orders) if orders > 0 else float("nan")
+    if flat:
+        fallback = (
+            "each customer's own average repeat spend shrunk to the shop's mean spend per "
+            f"repeat order ({shop_mean:,.2f}) as if she had {FALLBACK_PRIOR_ORDERS:g} more "
+            "order at that mean, since the Gamma-Gamma fit is flat")
+        warnings = (*warnings, f"Expected spend per order falls back to {fallback}.")
     return SpendModel(
         params=out.params,
         standard_errors=out.standard_errors,
@@ -289,7 +351,44 @@ def fit_spend_pairs(
         penalizer=used,
         requested_penalizer=penalizer,
         fit_notes=tuple(notes),
+        warnings=warnings,
+        fallback=fallback,
+        fallback_mean=shop_mean,
     )
+
+
+def spend_warnings(params: dict[str, float], standard_errors: dict[str, float],
+                   n_customers: int) -> tuple[tuple[str, ...], bool]:
+    """Plain-language warnings on a Gamma-Gamma fit, and whether it is flat.
+
+    Flat: a parameter outside :data:`PARAMETER_BOUNDS` (decided on the parameters
+    alone, so a fit with or without standard errors falls back alike). Not identified:
+    an infinite standard error, or one larger than its parameter. Few data: fewer than
+    :data:`MIN_REPEAT_CUSTOMERS` repeat customers.
+
+    >>> spend_warnings({"p": 2e6, "q": 3.0, "gamma": 5.0}, {}, 500)[1]
+    True
+    >>> spend_warnings({"p": 6.0, "q": 3.7, "gamma": 15.0}, {"p": 8.0}, 946)[0]
+    ('The standard error of p (8) is larger than its value (6): the spend data do not pin it down.',)
+    """
+    low, high = PARAMETER_BOUNDS
+    out, flat = [], False
+    for name, value in params.items():
+        se = standard_errors.get(name, float("nan"))
+        if not low <= value <= high:
+            flat = True
+            out.append(f"The spend model's {name} = {value:.3g} is at the edge of its range: "
+                       "the data do not pin the model down (a flat likelihood).")
+        elif se is not None and np.isinf(se):
+            out.append(f"The spend model's {name} has no finite standard error: the data do "
+                       "not pin it down.")
+        elif np.isfinite(se) and se > value:
+            out.append(f"The standard error of {name} ({se:.3g}) is larger than its value "
+                       f"({value:.3g}): the spend data do not pin it down.")
+    if n_customers < MIN_REPEAT_CUSTOMERS:
+        out.append(f"Only {n_customers} repeat customers (fewer than {MIN_REPEAT_CUSTOMERS}) "
+                   "carry the spend model: expected spend per order is uncertain.")
+    return tuple(out), flat
 
 
 def check_spend_model(model: object, name: str = "spend_model") -> SpendModel:

@@ -97,7 +97,7 @@ def pattern_scores(
 
     The functions :func:`crm_analytics.churn.churn_scores` and
     :func:`crm_analytics.ltv.predict_ltv` run themselves: :func:`~crm_analytics.churn.
-    score_patterns` (``p_alive, p_churn, expected_orders, churn_risk``;
+    score_patterns` (``p_alive, p_no_order, p_churn, expected_orders, churn_risk``;
     ``next_order_basis``, ``expected_gap_days`` and ``add_days``, the days added to the
     last order (own gaps) or to ``as_of`` (model rate) to get ``expected_next_order``)
     and, with ``horizon_months``, :func:`crm_analytics.ltv.rules.discounted_orders`
@@ -124,6 +124,7 @@ def pattern_scores(
         "rec_days": patterns["rec_days"].to_numpy(dtype=np.int64),
         "t_days": patterns["t_days"].to_numpy(dtype=np.int64),
         "p_alive": scores["p_alive"],
+        "p_no_order": scores["p_no_order"],
         "p_churn": scores["p_churn"],
         "expected_orders": scores["expected_orders"],
         "churn_risk": np.asarray(RISK_LEVELS, dtype=object)[scores["risk"]].astype(str),
@@ -170,7 +171,8 @@ def score_columns(
     day = DIALECTS[runner.dialect]["day_date"]
     nxt = next_order_sql(f"{p}.next_order_basis", f"{p}.add_days", last_day=f"{s}.last_day",
                          as_of_day=as_of_day, day_date=day)
-    cols = [(c, f"{p}.{c}") for c in ("p_alive", "p_churn", "expected_orders", "churn_risk")]
+    cols = [(c, f"{p}.{c}") for c in ("p_alive", "p_no_order", "p_churn", "expected_orders",
+                                      "churn_risk")]
     cols += [("expected_next_order", nxt), ("next_order_basis", f"{p}.next_order_basis"),
              ("expected_gap_days", f"{p}.expected_gap_days")]
     if spend_model is None:

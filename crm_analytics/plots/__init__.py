@@ -5,6 +5,7 @@ sets no global style. Chinese labels use an installed CJK font when there is one
 (e.g. Microsoft YaHei, PingFang SC, Noto Sans CJK, WenQuanYi), else English.
 """
 
+from crm_analytics.plots.backtest import plot_backtest_calibration
 from crm_analytics.plots.campaigns import plot_cumulative_outcome, plot_lift, plot_lift_by_segment
 from crm_analytics.plots.churn import (
     plot_cumulative_tracking,
@@ -12,7 +13,7 @@ from crm_analytics.plots.churn import (
     plot_holdout_by_frequency,
 )
 from crm_analytics.plots.cohorts import plot_cohort_heatmap, plot_repurchase_curves
-from crm_analytics.plots.ltv import plot_ltv_by_group, plot_ltv_distribution
+from crm_analytics.plots.ltv import plot_ltv_by_group, plot_ltv_distribution, plot_ltv_histogram
 from crm_analytics.plots.overview import plot_churn_risk, plot_member_status
 from crm_analytics.plots.segments import (
     plot_segment_profiles,
@@ -27,6 +28,7 @@ from crm_analytics.plots.sleeping import (
 )
 
 __all__ = [
+    "plot_backtest_calibration",
     "plot_churn_risk",
     "plot_cohort_heatmap",
     "plot_cumulative_outcome",
@@ -37,6 +39,7 @@ __all__ = [
     "plot_lift_by_segment",
     "plot_ltv_by_group",
     "plot_ltv_distribution",
+    "plot_ltv_histogram",
     "plot_member_status",
     "plot_order_gaps",
     "plot_reactivation",

@@ -51,8 +51,13 @@ def run_report(
     ``cohort_revenue.csv``, ``segment_profiles.csv``, PNG charts and ``report.html``
     (self-contained).
 
-    Churn risk uses the MBG/NBD model, because plain BG/NBD scores every one-time
-    buyer as certainly alive, which would hide most lapsed customers from a manager.
+    The churn model is chosen by a backtest on the shop's own last months
+    (:func:`~crm_analytics.churn.fit.choose_churn_model`: the family that best ranks who
+    ordered in the held-out period, compared with simple rules); MBG/NBD when no
+    backtest can run (a short history; more than 200,000 customers in an engine). The
+    page says which model and why, shows its warnings, counts customers by churn risk
+    and sleeping status, and when a simple rule beats every model says so and how to
+    rank customers by it.
 
     Parameters
     ----------

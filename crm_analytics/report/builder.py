@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from crm_analytics._core.frames import write_excel_csv
+from crm_analytics.plots.backtest import plot_backtest_calibration
 from crm_analytics.plots.cohorts import plot_cohort_heatmap, plot_repurchase_curves
 from crm_analytics.plots.ltv import plot_ltv_histogram
 from crm_analytics.plots.overview import plot_churn_risk, plot_member_status
@@ -74,6 +75,8 @@ def draw_charts(tables: ReportTables, *, currency: str = CURRENCY) -> dict[str, 
     }
     if tables.risk_counts is not None:
         charts["churn_risk.png"] = plot_churn_risk(tables.risk_counts)
+    if tables.backtest is not None:
+        charts["churn_backtest.png"] = plot_backtest_calibration(tables.backtest)
     if tables.ltv_bins is not None and len(tables.ltv_bins):
         charts["ltv_distribution.png"] = plot_ltv_histogram(
             tables.ltv_bins, basis=tables.value_basis, horizon_months=tables.horizon_months,

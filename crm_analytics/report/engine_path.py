@@ -6,7 +6,10 @@ beyond fixed-size samples and compressed statistics:
 
 - the customer summary is computed once and kept in the engine (a DuckDB temp table,
   which spills to ``temp_directory`` under ``memory_limit``; a cached Spark view);
-- the churn (MBG/NBD) and spend (Gamma-Gamma) models are fitted on compressed
+- the churn family is chosen by the same backtest as on the pandas path (a customer
+  summary collected once, up to
+  :data:`~crm_analytics.report.churn_story.BACKTEST_MAX_CUSTOMERS` customers; MBG/NBD
+  above, with a note); the churn and spend (Gamma-Gamma) models are fitted on compressed
   statistics computed in SQL (:mod:`crm_analytics.ltv.engine_fit`): counts per
   distinct ``(frequency, recency, T)`` history; distinct ``(frequency,
   monetary_value)`` pairs, from a seeded sample of repeat customers above
@@ -60,6 +63,13 @@ from crm_analytics.ltv import sql as ltv_sql
 from crm_analytics.ltv.rules import margin_rule
 from crm_analytics.orders.sql import check_engine_orders
 from crm_analytics.plots.ltv import LOG_BINS_LOW_QUANTILE, ltv_log_bin_edges
+from crm_analytics.report.churn_story import (
+    ChurnStory,
+    choose_report_model,
+    churn_fields,
+    risk_by_status,
+    spend_notes,
+)
 from crm_analytics.report.sections import (
     COHORT_HOW,
     COHORT_PERIOD,
@@ -205,9 +215,10 @@ def ltv_bins_on_engine(runner: Runner, source: str, *, column: str = "ltv",
 def _fit_models(runner: Runner, summary: str, *, tag: int, as_of: pd.Timestamp,
                 as_of_day: int, margin: bool, margin_rate: float | None,
                 horizon_months: int, monthly_discount_rate: float, seed: int,
-                notes: list[str], step: Callable[[str], None]):
-    """Churn (MBG/NBD) and spend (Gamma-Gamma) models fitted on SQL counts; the scored
-    histories registered in the engine as ``crm_report_patterns_<tag>``.
+                story: ChurnStory, notes: list[str], step: Callable[[str], None]):
+    """Churn (the family of ``story``) and spend (Gamma-Gamma) models fitted on SQL
+    counts; the scored histories registered in the engine as
+    ``crm_report_patterns_<tag>``.
 
     Returns ``(churn_model, spend_model, patterns_name)``; a model that cannot be fitted
     is None and the reason is added to ``notes``.
@@ -217,8 +228,11 @@ def _fit_models(runner: Runner, summary: str, *, tag: int, as_of: pd.Timestamp,
     churn_model = spend_model = None
     try:
         patterns = ltv_sql.fetch_patterns(runner, summary, as_of_day=a)
-        churn_model = engine_fit.churn_model_from_patterns(patterns, model="mbgnbd",
-                                                           time_unit="W", as_of=as_of_ts)
+        churn_model = engine_fit.churn_model_from_patterns(
+            patterns, model=story.name, time_unit="W", as_of=as_of_ts, standard_errors=True)
+        if story.choice is not None and story.choice.warnings and hasattr(
+                churn_model, "with_warnings"):
+            churn_model = churn_model.with_warnings(*story.choice.warnings)
     except CrmDataError as exc:
         notes.append(f"Churn model not fitted: {exc}")
     step("churn")
@@ -312,7 +326,7 @@ def _customer_query(runner: Runner, summary: str, result: SegmentationResult, *,
     if margin:
         add("total_margin", "s.total_margin", "float")
     add("days_since_last_order", "s.days_since_last_order", "int")
-    score_names = ["p_alive", "p_churn", "expected_orders", "churn_risk"]
+    score_names = ["p_alive", "p_no_order", "p_churn", "expected_orders", "churn_risk"]
     ltv_names = [f"expected_orders_{horizon_months}m", "ltv"]
     if churn_model is None:
         for col in score_names:
@@ -322,7 +336,7 @@ def _customer_query(runner: Runner, summary: str, result: SegmentationResult, *,
         cols = ltv_sql.score_columns(runner, as_of_day=a, spend_model=spend_model,
                                      margin_rate=margin_rate, margin=margin,
                                      shop_margin_rate=shop)
-        score_names = [c for c, _ in cols][:7]
+        score_names = [c for c, _ in cols][:8]
         for col, expr in cols:
             if col == "ltv_expected_orders":
                 col = f"expected_orders_{horizon_months}m"
@@ -414,10 +428,14 @@ def engine_tables(
                                             remind_before=r_days)
     step("sleeping")
 
+    # the churn family chosen by a backtest on the shop's last months (or MBG/NBD)
+    story = choose_report_model(runner, as_of=as_of_ts, sleep_after=s_days, refit=False,
+                                n_customers=n_customers)
     churn_model, spend_model, patterns_name = _fit_models(
         runner, summary, tag=tag, as_of=as_of_ts, as_of_day=a, margin=margin,
         margin_rate=margin_rate, horizon_months=horizon_months,
-        monthly_discount_rate=monthly_discount_rate, seed=seed, notes=notes, step=step)
+        monthly_discount_rate=monthly_discount_rate, seed=seed, story=story, notes=notes,
+        step=step)
 
     result, seg_note = fit_segments_on_sample(runner, summary, n_customers,
                                               n_segments=n_segments,
@@ -437,7 +455,7 @@ def engine_tables(
 
     # ---- aggregates for the page
     extra = ("" if churn_model is None else
-             ", " + ", ".join(f"{exprs[c]} AS {c}" for c in ("churn_risk", "ltv")))
+             ", " + ", ".join(f"{exprs[c]} AS {c}" for c in ("churn_risk", "ltv", "status")))
     source = f"({named} SELECT s.*{extra} FROM s{join}) crm_all"
     segmented = f"({named} SELECT * FROM s) t"
     profiles = _segment_profiles(runner, segmented, result, n_customers)
@@ -445,13 +463,15 @@ def engine_tables(
     if missing:
         notes.append(f"Segments {missing} of the sample fit have no customer in the full data.")
 
-    risk_counts = None
+    risk_counts = risk_status = None
     ltv_total = None
     ltv_bins = None
     if churn_model is not None:
-        risk_counts = runner.fetch(
-            f"SELECT churn_risk, COUNT(*) AS n FROM {source} GROUP BY churn_risk"
-        ).set_index("churn_risk")["n"].reindex(["low", "medium", "high"], fill_value=0)
+        by_status = runner.fetch(f"SELECT churn_risk, status, COUNT(*) AS n FROM {source} "
+                                 "GROUP BY churn_risk, status")
+        risk_counts = (by_status.groupby("churn_risk")["n"].sum()
+                       .reindex(["low", "medium", "high"], fill_value=0))
+        risk_status = risk_by_status(by_status)
         if spend_model is not None:
             total = runner.fetch(f"SELECT SUM(ltv) AS t FROM {source}")["t"].iloc[0]
             ltv_total = float(total) if pd.notna(total) else None
@@ -484,6 +504,8 @@ def engine_tables(
         monthly_discount_rate=monthly_discount_rate,
         n_segments_asked=n_segments,
         notes=notes,
+        **churn_fields(churn_model, story, risk_status),
+        spend_warnings=spend_notes(spend_model),
     )
 
 

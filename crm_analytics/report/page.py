@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from crm_analytics.report.churn_story import risk_vs_sleeping_sentence
 from crm_analytics.report.sections import ReportTables
 
 __all__ = ["ReportSection", "figure_to_png", "render_html", "write_report_page"]
@@ -31,6 +32,7 @@ table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
 th{background:#f0f0f0} td:first-child,th:first-child{text-align:left}
 .note{color:#555;font-size:.9rem} .scroll{overflow-x:auto;max-width:100%}
+.warn{color:#8a4b00;background:#fff7e6;border-left:3px solid #e0a030;padding:.4rem 1.2rem}
 """
 
 
@@ -42,6 +44,7 @@ class ReportSection:
     text: str = ""
     images: Sequence[bytes] = field(default_factory=tuple)
     tables: Sequence[pd.DataFrame] = field(default_factory=tuple)
+    warnings: Sequence[str] = field(default_factory=tuple)
 
 
 def figure_to_png(fig, *, dpi: int = 110) -> bytes:
@@ -85,6 +88,9 @@ def render_html(
         parts = [f"<section><h2>{esc(sec.title)}</h2>"]
         if sec.text:
             parts.append(f'<p class="note">{esc(sec.text)}</p>')
+        if sec.warnings:
+            parts.append('<ul class="warn">' + "".join(f"<li>{esc(w)}</li>"
+                                                       for w in sec.warnings) + "</ul>")
         parts.extend(_img(png) for png in sec.images)
         parts.extend('<div class="scroll">'
                      + t.to_html(index=False, border=0, float_format="{:,.2f}".format)
@@ -100,6 +106,22 @@ def render_html(
     path = Path(path)
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _churn_section(tables: ReportTables, img: dict[str, bytes]) -> ReportSection:
+    """Churn risk: the model and why, its warnings, risk x sleeping status, the backtest."""
+    if tables.risk_counts is None:
+        return ReportSection("Churn risk", text="No churn model (see the notes).")
+    text = " ".join(t for t in (
+        f"Model: {tables.churn_model_name}. Churn risk (low / medium / high) bands the "
+        "model's chance of no order in the next 90 days.",
+        tables.churn_choice, tables.churn_rule_text,
+        risk_vs_sleeping_sentence(tables.sleep_after)) if t)
+    images = [img[name] for name in ("churn_risk.png", "churn_backtest.png") if name in img]
+    shown = [tables.risk_table(), tables.risk_by_status, tables.backtest_table()]
+    return ReportSection("Churn risk", text=text, images=images,
+                         tables=[t for t in shown if t is not None],
+                         warnings=tables.churn_warnings)
 
 
 def write_report_page(out: Path, tables: ReportTables, images: dict[str, bytes], *,
@@ -125,20 +147,13 @@ def write_report_page(out: Path, tables: ReportTables, images: dict[str, bytes],
             images=[img["segment_profiles.png"], img["segment_sizes.png"]],
             tables=[tables.segment_profiles],
         ),
-        ReportSection(
-            "Churn risk",
-            text="P(alive) from the MBG/NBD model: the probability that a customer has not "
-                 "left for good (high risk = below 0.5). A live customer who buys rarely "
-                 "can still be a sleeping member, so compare with the section below.",
-            images=[img["churn_risk.png"]] if "churn_risk.png" in img else [],
-            tables=([tables.risk_table()] if "churn_risk.png" in img
-                    and tables.risk_counts is not None else []),
-        ),
+        _churn_section(tables, img),
         ReportSection(
             f"Predicted {tables.horizon_months}-month customer value",
-            text=f"BG/NBD + Gamma-Gamma, discounted {tables.monthly_discount_rate:.1%} "
-                 "per month.",
+            text=f"{tables.churn_model_name or 'Churn model'} + Gamma-Gamma, discounted "
+                 f"{tables.monthly_discount_rate:.1%} per month.",
             images=[img["ltv_distribution.png"]] if "ltv_distribution.png" in img else [],
+            warnings=tables.spend_warnings,
         ),
         ReportSection(
             "Sleeping members (沉睡会员)",

@@ -17,6 +17,12 @@ from crm_analytics.cohorts import cohort_repurchase, cohort_revenue, repurchase_
 from crm_analytics.ltv import fit_spend_model, predict_ltv
 from crm_analytics.orders.encode import PreparedOrders
 from crm_analytics.plots.ltv import ltv_log_bins
+from crm_analytics.report.churn_story import (
+    choose_report_model,
+    churn_fields,
+    risk_by_status,
+    spend_notes,
+)
 from crm_analytics.report.runtime import warnings_state_kept
 from crm_analytics.report.sections import (
     COHORT_HOW,
@@ -138,20 +144,27 @@ def pandas_tables(
         # The models need repeat customers; a new shop or a short export has none. The
         # report then says so and still writes everything else.
         ids = summary[["customer_id"]]
-        scores = ids.assign(p_alive=float("nan"), p_churn=float("nan"),
+        scores = ids.assign(p_alive=float("nan"), p_no_order=float("nan"), p_churn=float("nan"),
                             expected_orders=float("nan"), churn_risk=pd.NA)
         ltv = ids.assign(expected_orders=float("nan"), ltv=float("nan"))
+        # the model family chosen by a backtest on the shop's last months (or MBG/NBD)
+        story = choose_report_model(prepared, as_of=as_of_ts, sleep_after=sleep_after,
+                                    refit=True)
         try:
-            churn_model = fit_churn_model(summary, model="mbgnbd", standard_errors=False)
+            if story.choice is not None:
+                churn_model = story.choice.model
+            else:
+                churn_model = fit_churn_model(summary, model=story.name)
             scores = churn_scores(summary, churn_model=churn_model, horizon=90)
         except CrmDataError as exc:
             churn_model = None
             notes.append(f"Churn model not fitted: {exc}")
         step("churn")
         ltv_predicted = False
+        spend_model = None
         if churn_model is not None:
             try:
-                spend_model = fit_spend_model(summary, standard_errors=False)
+                spend_model = fit_spend_model(summary)
                 ltv = predict_ltv(summary, churn_model=churn_model, spend_model=spend_model,
                                   horizon_months=horizon_months,
                                   monthly_discount_rate=monthly_discount_rate,
@@ -176,10 +189,11 @@ def pandas_tables(
     if len(customers) != len(summary):  # pragma: no cover - guarded by validate=
         raise CrmDataError("Internal error: customers were lost while joining results.")
 
-    risk_counts = None
+    risk_counts = risk_status = None
     if churn_model is not None:
         risk_counts = (scores["churn_risk"].astype(str).value_counts()
                        .reindex(list(RISK_LEVELS), fill_value=0).astype(np.int64))
+        risk_status = risk_by_status(customers[["churn_risk", "status"]])
     ltv_total = float(ltv["ltv"].sum()) if ltv_predicted and ltv["ltv"].notna().any() else None
     return ReportTables(
         as_of=as_of_ts,
@@ -205,4 +219,6 @@ def pandas_tables(
         monthly_discount_rate=monthly_discount_rate,
         n_segments_asked=n_segments,
         notes=notes,
+        **churn_fields(churn_model, story, risk_status),
+        spend_warnings=spend_notes(spend_model),
     )

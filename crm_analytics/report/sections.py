@@ -109,6 +109,20 @@ class ReportTables:
         The settings used (``n_segments_asked`` None: chosen by silhouette).
     notes : list of str
         Steps that could not run, or ran on a sample, and why.
+    churn_model_name : str or None
+        Display name of the churn model used (``"MBG/NBD"`` ...); None without one.
+    churn_choice : str
+        Why that model: the backtest's verdict, or why no backtest ran.
+    churn_warnings : tuple of str
+        What the churn model cannot support (its warnings and the backtest's).
+    churn_rule_text : str
+        When no model beat a simple rule: which rule to rank customers by ("" otherwise).
+    backtest : BacktestResult or None
+        The backtest behind the choice (its table and calibration chart are shown).
+    risk_by_status : pandas.DataFrame or None
+        Customers by churn risk (rows, with a total) and member status (columns).
+    spend_warnings : tuple of str
+        What the spend model cannot support, and its fallback.
     """
 
     as_of: pd.Timestamp
@@ -132,6 +146,20 @@ class ReportTables:
     monthly_discount_rate: float
     n_segments_asked: int | None
     notes: list[str] = field(default_factory=list)
+    churn_model_name: str | None = None
+    churn_choice: str = ""
+    churn_warnings: tuple[str, ...] = ()
+    churn_rule_text: str = ""
+    backtest: object | None = None
+    risk_by_status: pd.DataFrame | None = None
+    spend_warnings: tuple[str, ...] = ()
+
+    def backtest_table(self) -> pd.DataFrame | None:
+        """The backtest's table for the page (numbers rounded), None without one."""
+        if self.backtest is None:
+            return None
+        return self.backtest.table.round({"auc": 3, "predicted_orders": 1,
+                                          "actual_orders": 0, "error_pct": 1, "mae": 3})
 
     def headline(self, currency: str = CURRENCY) -> dict[str, str]:
         """Label -> formatted value, as shown at the top of the page."""

@@ -50,6 +50,10 @@ class SleepAfterSuggestion:
         ``days_since_last_order, p_alive`` for that typical customer.
     typical_customer : dict or None
         The ``frequency`` and ``recency`` (in the model's time unit) used.
+    model_warnings : tuple of str
+        The churn model's warnings (dropout not identified, few repeat customers, ...).
+        When there are any, :meth:`summary` gives no time-to-churn figure: a model the
+        data cannot support would state a confident wrong number.
     """
 
     sleep_after: int
@@ -63,6 +67,7 @@ class SleepAfterSuggestion:
     p_alive_days: int | None = None
     p_alive_curve: pd.DataFrame | None = None
     typical_customer: dict | None = None
+    model_warnings: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """A few plain sentences explaining the suggestion."""
@@ -74,7 +79,10 @@ class SleepAfterSuggestion:
             f"suggest sleep_after={self.sleep_after}. Gaps longer than the data window "
             "cannot be seen, so on a short history this is a lower bound."
         )
-        if self.p_alive_days is not None:
+        if self.model_warnings:  # a model the data cannot support gives no time-to-churn
+            text += (" The churn model is not used for a time-to-churn figure here: "
+                     + " ".join(self.model_warnings))
+        elif self.p_alive_days is not None:
             text += (
                 f" The churn model says a typical repeat customer's P(alive) falls below "
                 f"{self.p_alive_level:.0%} after {self.p_alive_days} days without an order."
@@ -85,11 +93,12 @@ class SleepAfterSuggestion:
 def _p_alive_view(model: object, orders: pd.DataFrame, as_of: pd.Timestamp, level: float):
     params = getattr(model, "params", None)
     keys = ("r", "alpha", "a", "b")
-    if params is None or not all(k in params for k in keys):
+    own = callable(getattr(model, "p_alive", None))
+    if params is None or not (own or all(k in params for k in keys)):
         raise CrmDataError(
-            "The 'churn_model' parameter must be a fitted BG/NBD model with a .params "
-            f"mapping holding {list(keys)} (e.g. crm_analytics.churn.fit_churn(...)). "
-            f"Got {type(model).__name__}."
+            "The 'churn_model' parameter must be a fitted model from "
+            "crm_analytics.fit_churn_model(...) (or hold BG/NBD parameters "
+            f"{list(keys)} in .params). Got {type(model).__name__}."
         )
     time_unit = getattr(model, "time_unit", "D")
     summary = customer_summary(orders, as_of=as_of, time_unit=time_unit)
@@ -100,7 +109,7 @@ def _p_alive_view(model: object, orders: pd.DataFrame, as_of: pd.Timestamp, leve
     t_x = float(repeat["recency"].median())
     days = np.arange(0, 3651)
     big_t = t_x + days / (7.0 if time_unit == "W" else 1.0)
-    if callable(getattr(model, "p_alive", None)):  # the model's own (BG/NBD or MBG/NBD)
+    if own:  # the model's own P(alive) (BG/NBD, MBG/NBD, Pareto/NBD)
         p_alive = np.asarray(model.p_alive(np.full(len(days), x), np.full(len(days), t_x),
                                            big_t), dtype=float)
     else:  # BG/NBD P(alive | x, t_x, T) for x > 0 (Fader, Hardie & Lee 2005, eq. 13)
@@ -206,4 +215,5 @@ def suggest_sleep_after(
         p_alive_days=crossing,
         p_alive_curve=curve,
         typical_customer=typical,
+        model_warnings=tuple(getattr(churn_model, "warnings", ()) or ()),
     )
