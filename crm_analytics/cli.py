@@ -213,7 +213,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     result = run_report(
         orders, out_dir=args.out_dir, as_of=args.as_of, sleep_after=args.sleep_after,
         horizon_months=args.horizon_months, monthly_discount_rate=args.monthly_discount_rate,
-        margin_rate=args.margin_rate, n_segments=args.n_clusters, progress=not args.quiet,
+        margin_rate=args.margin_rate, n_clusters=args.n_clusters, progress=not args.quiet,
         source_name=" ".join(args.orders) if args.orders else "bundled sample shop",
     )
     if not args.quiet:

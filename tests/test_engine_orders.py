@@ -191,3 +191,12 @@ def test_null_id_condition_uses_the_pandas_markers():
 def test_bad_engine_settings_are_a_clear_error(parquet):
     with pytest.raises(CrmDataError, match=r"DuckDB refused the engine settings.*memory_limit='2GB'"):
         engine_source(parquet, memory_limit="lots")
+
+
+def test_a_hash_collision_is_not_taken_for_repeated_order_ids(parquet, monkeypatch):
+    """Distinct 64-bit hashes prove distinct ids; fewer hashes are checked exactly."""
+    dialects = {k: dict(v) for k, v in backend_sql.DIALECTS.items()}
+    for snippets in dialects.values():
+        snippets["hash64"] = "0 * LENGTH(CAST({x} AS STRING))"  # every id collides
+    monkeypatch.setattr("crm_analytics.orders.sql.DIALECTS", dialects)
+    assert check_engine_orders(runner_for(parquet))["n_rows"] == 8

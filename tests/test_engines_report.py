@@ -104,7 +104,7 @@ def test_sampled_segments_assign_every_customer_in_sql(sample, parquet, tmp_path
     """KMeans on a 1,000-customer sample; SQL assigns the rest as the model's predict."""
     from crm_analytics.segments import kmeans_segments
 
-    res = run_report(parquet, out_dir=tmp_path, sample_size=1000, progress=False, n_segments=4)
+    res = run_report(parquet, out_dir=tmp_path, sample_size=1000, progress=False, n_clusters=4)
     assert any("KMeans fitted on 1,000 of the 5,000" in n for n in res.notes)
     seg = _read(tmp_path / "segments.csv")
     assert len(seg) == 5000 and seg["segment"].between(1, 4).all()
@@ -221,9 +221,9 @@ def test_one_order_each_writes_a_report_without_models(tmp_path):
                                       "2024-04-01"]),
         "amount": [10.0, 20.0, 30.0, 40.0]})
     rel = duckdb.from_df(orders)
-    res = run_report(rel, out_dir=tmp_path, progress=False, n_segments=2)
+    res = run_report(rel, out_dir=tmp_path, progress=False, n_clusters=2)
     assert any("Churn model not fitted" in n for n in res.notes)
-    want = run_report(orders, out_dir=tmp_path / "pandas", progress=False, n_segments=2)
+    want = run_report(orders, out_dir=tmp_path / "pandas", progress=False, n_clusters=2)
     _same_table(_read(want.out_dir / "customers.csv"), _read(tmp_path / "customers.csv"),
                 rtol=1e-9, atol=0)
 

@@ -106,7 +106,7 @@ def test_report_leaves_warning_filters_and_results_as_a_plain_run(tmp_path):
 
     orders = load_sample("orders")
     before = list(warnings.filters)
-    res = run_report(orders, out_dir=tmp_path, n_segments=3, progress=False)
+    res = run_report(orders, out_dir=tmp_path, n_clusters=3, progress=False)
     assert list(warnings.filters) == before
     # the threaded steps give what each public function gives alone
     summary = customer_summary(orders, time_unit="W")
@@ -251,3 +251,15 @@ def test_without_a_backtest_the_report_uses_mbgnbd_and_says_why():
                                 refit=False, n_customers=BACKTEST_MAX_CUSTOMERS + 1)
     assert story.name == "mbgnbd" and story.choice is None
     assert "without a backtest" in story.text
+
+
+def test_old_n_segments_spelling_warns(tmp_path):
+    from crm_analytics._core.errors import CrmDataError
+    from crm_analytics.report import run_report
+
+    with pytest.raises(CrmDataError, match="n_clusters only"):
+        run_report(load_sample("orders"), out_dir=tmp_path, n_clusters=2, n_segments=2)
+    with pytest.warns(DeprecationWarning, match="n_clusters"):
+        res = run_report(load_sample("orders").iloc[:3000], out_dir=tmp_path, n_segments=2,
+                         progress=False)
+    assert res.html_path.exists()

@@ -12,6 +12,7 @@ builder.build_report` draws the charts, writes the files and renders the page
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -37,11 +38,12 @@ def run_report(
     horizon_months: int = 12,
     monthly_discount_rate: float = 0.01,
     margin_rate: float | None = None,
-    n_segments: int | None = None,
+    n_clusters: int | None = None,
     progress: bool = True,
     source_name: str = "orders",
     sample_size: int = SAMPLE_SIZE,
     seed: int = 0,
+    n_segments: int | None = None,
     **engine_options: object,
 ) -> ReportResult:
     """Run summary, cohorts, churn, LTV, segments and sleeping status; write files + HTML.
@@ -76,7 +78,7 @@ def run_report(
         Days without an order after which a member counts as sleeping.
     horizon_months, monthly_discount_rate, margin_rate
         Passed to :func:`crm_analytics.ltv.predict_ltv`.
-    n_segments : int, optional
+    n_clusters : int, optional
         Number of KMeans segments; default chosen by silhouette.
     progress : bool, default True
         Show a progress bar on stderr.
@@ -107,14 +109,20 @@ def run_report(
     --------
     >>> import tempfile
     >>> from crm_analytics.orders.datasets import load_sample
-    >>> res = run_report(load_sample(), out_dir=tempfile.mkdtemp(), n_segments=3,
+    >>> res = run_report(load_sample(), out_dir=tempfile.mkdtemp(), n_clusters=3,
     ...                  progress=False)  # doctest: +SKIP
     >>> res.headline["Customers"]  # doctest: +SKIP
     '5,000'
     """
+    if n_segments is not None:
+        if n_clusters is not None:
+            raise CrmDataError("Pass n_clusters only ('n_segments' is its old spelling).")
+        warnings.warn("run_report(n_segments=...) is deprecated; use n_clusters=... (as in "
+                      "kmeans_segments).", DeprecationWarning, stacklevel=2)
+        n_clusters = n_segments
     settings = dict(as_of=as_of, sleep_after=sleep_after, horizon_months=horizon_months,
                     monthly_discount_rate=monthly_discount_rate, margin_rate=margin_rate,
-                    n_segments=n_segments)
+                    n_segments=n_clusters)
     engine = is_engine_source(orders)
     if not engine:
         if engine_options:

@@ -20,6 +20,7 @@ from crm_analytics.sleeping.rules import STATUSES
 
 __all__ = [
     "BACKTEST_MAX_CUSTOMERS",
+    "PNBD_MAX_CUSTOMERS",
     "DEFAULT_MODEL",
     "RULE_HOW_TO_RANK",
     "ChurnStory",
@@ -37,6 +38,10 @@ DEFAULT_MODEL = "mbgnbd"
 #: Engine sources: the backtest collects a customer summary into memory, so it runs up
 #: to this many customers; above, the report uses :data:`DEFAULT_MODEL` and says so.
 BACKTEST_MAX_CUSTOMERS = 200_000
+#: Pareto/NBD joins the report's backtest up to this many customers: its fit takes
+#: seconds per 100,000 customers (BG/NBD and MBG/NBD well under one), and the report
+#: must stay quick on large shops. Above it the page says it was left out.
+PNBD_MAX_CUSTOMERS = 50_000
 #: How a reader ranks the customers of ``customers.csv`` by each rule.
 RULE_HOW_TO_RANK = {
     "days_since_last_order": "sort customers.csv by days_since_last_order, smallest first",
@@ -93,24 +98,32 @@ class ChurnStory:
 
 
 def choose_report_model(source: object, *, as_of: pd.Timestamp, sleep_after: int,
-                        refit: bool, n_customers: int | None = None) -> ChurnStory:
+                        refit: bool, n_customers: int | None = None,
+                        engine: bool = False) -> ChurnStory:
     """Choose the churn family by a backtest on ``source`` (orders or an engine runner).
 
-    ``n_customers`` above :data:`BACKTEST_MAX_CUSTOMERS` (engine sources) skips the
-    backtest. Any reason the backtest cannot run gives :data:`DEFAULT_MODEL` with a
+    On an engine (``engine=True``), ``n_customers`` above :data:`BACKTEST_MAX_CUSTOMERS`
+    skips the backtest; above :data:`PNBD_MAX_CUSTOMERS` Pareto/NBD is left out of it. Any reason the backtest cannot run gives :data:`DEFAULT_MODEL` with a
     sentence saying why.
     """
     name = MODELS[DEFAULT_MODEL]
-    if n_customers is not None and n_customers > BACKTEST_MAX_CUSTOMERS:
+    if engine and n_customers is not None and n_customers > BACKTEST_MAX_CUSTOMERS:
         return ChurnStory(DEFAULT_MODEL, (
             f"{name} is used without a backtest: with {n_customers:,} customers the "
             f"backtest (run in memory up to {BACKTEST_MAX_CUSTOMERS:,}) was skipped."))
+    models, left_out = ("bgnbd", "mbgnbd", "pnbd"), ""
+    if n_customers is not None and n_customers > PNBD_MAX_CUSTOMERS:
+        models = ("bgnbd", "mbgnbd")
+        left_out = (f" Pareto/NBD was left out of the backtest: with {n_customers:,} "
+                    f"customers (more than {PNBD_MAX_CUSTOMERS:,}) its fit would dominate "
+                    "the report's time; run crm_analytics.backtest_churn to include it.")
     try:
         choice = choose_churn_model(source, as_of=as_of, sleep_after=sleep_after,
-                                    time_unit="W", refit=refit)
+                                    time_unit="W", refit=refit, models=models)
     except CrmDataError as exc:
         return ChurnStory(DEFAULT_MODEL, f"{name} is used without a backtest ({exc}).")
-    return ChurnStory(choice.name, f"Model chosen by a backtest: {choice.reason}", choice)
+    return ChurnStory(choice.name, f"Model chosen by a backtest: {choice.reason}{left_out}",
+                      choice)
 
 
 def model_warnings(model: object, story: ChurnStory) -> tuple[str, ...]:

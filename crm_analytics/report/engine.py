@@ -43,5 +43,5 @@ def run_engine_report(
     return run_report(
         orders, out_dir=out_dir, as_of=as_of, sleep_after=sleep_after,
         horizon_months=horizon_months, monthly_discount_rate=monthly_discount_rate,
-        margin_rate=margin_rate, n_segments=n_segments, progress=progress,
+        margin_rate=margin_rate, n_clusters=n_segments, progress=progress,
         source_name=source_name, sample_size=sample_size, seed=seed, **engine_options)

@@ -430,7 +430,7 @@ def engine_tables(
 
     # the churn family chosen by a backtest on the shop's last months (or MBG/NBD)
     story = choose_report_model(runner, as_of=as_of_ts, sleep_after=s_days, refit=False,
-                                n_customers=n_customers)
+                                n_customers=n_customers, engine=True)
     churn_model, spend_model, patterns_name = _fit_models(
         runner, summary, tag=tag, as_of=as_of_ts, as_of_day=a, margin=margin,
         margin_rate=margin_rate, horizon_months=horizon_months,

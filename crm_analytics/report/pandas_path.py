@@ -149,7 +149,7 @@ def pandas_tables(
         ltv = ids.assign(expected_orders=float("nan"), ltv=float("nan"))
         # the model family chosen by a backtest on the shop's last months (or MBG/NBD)
         story = choose_report_model(prepared, as_of=as_of_ts, sleep_after=sleep_after,
-                                    refit=True)
+                                    refit=True, n_customers=len(summary))
         try:
             if story.choice is not None:
                 churn_model = story.choice.model
