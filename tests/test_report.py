@@ -12,7 +12,7 @@ from crm_analytics.orders.encode import PreparedOrders, customer_codes, prepare_
 from crm_analytics.report.pandas_path import join_customer_tables as _join
 from crm_analytics.segments import kmeans_segments
 from crm_analytics.sleeping import member_status
-from crm_analytics.summary import customer_summary
+from crm_analytics.summary import customer_summary, summary_as_of
 
 
 @pytest.fixture(scope="module")
@@ -263,3 +263,24 @@ def test_old_n_segments_spelling_warns(tmp_path):
         res = run_report(load_sample("orders").iloc[:3000], out_dir=tmp_path, n_segments=2,
                          progress=False)
     assert res.html_path.exists()
+
+
+def test_large_shops_are_backtested_on_a_customer_sample(monkeypatch):
+    """Above the sample size the backtest runs on a seeded customer sample; the chosen
+    family is then fitted on every customer and keeps the backtest's warnings."""
+    from crm_analytics.report import churn_story
+
+    monkeypatch.setattr(churn_story, "BACKTEST_SAMPLE_CUSTOMERS", 1500)
+    prepared = prepare_orders(load_sample("orders"))
+    sample = churn_story.customer_sample(prepared, 1500)
+    assert len(sample.customer_ids) == 1500
+    assert set(sample.customer_ids) <= set(prepared.customer_ids)
+    summary = customer_summary(prepared)
+    story = churn_story.choose_report_model(prepared, as_of=summary_as_of(summary),
+                                            sleep_after=90, refit=True,
+                                            n_customers=len(summary))
+    assert not story.refitted and "sample of 1,500" in story.text
+    from crm_analytics.report.pandas_path import pandas_tables
+
+    tables = pandas_tables(prepared, n_segments=3)  # fits the family on all customers
+    assert tables.n_customers == 5000

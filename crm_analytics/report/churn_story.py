@@ -16,15 +16,18 @@ import pandas as pd
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.churn import MODELS, RISK_LEVELS
 from crm_analytics.churn.fit import ModelChoice, choose_churn_model
+from crm_analytics.orders.encode import PreparedOrders
 from crm_analytics.sleeping.rules import STATUSES
 
 __all__ = [
     "BACKTEST_MAX_CUSTOMERS",
+    "BACKTEST_SAMPLE_CUSTOMERS",
     "PNBD_MAX_CUSTOMERS",
     "DEFAULT_MODEL",
     "RULE_HOW_TO_RANK",
     "ChurnStory",
     "choose_report_model",
+    "customer_sample",
     "churn_fields",
     "spend_notes",
     "model_warnings",
@@ -42,6 +45,10 @@ BACKTEST_MAX_CUSTOMERS = 200_000
 #: seconds per 100,000 customers (BG/NBD and MBG/NBD well under one), and the report
 #: must stay quick on large shops. Above it the page says it was left out.
 PNBD_MAX_CUSTOMERS = 50_000
+#: In memory, shops with more customers are backtested on a seeded sample of this many
+#: customers (the choice of a model family needs no more); the chosen family is then
+#: fitted on every customer.
+BACKTEST_SAMPLE_CUSTOMERS = 200_000
 #: How a reader ranks the customers of ``customers.csv`` by each rule.
 RULE_HOW_TO_RANK = {
     "days_since_last_order": "sort customers.csv by days_since_last_order, smallest first",
@@ -75,11 +82,15 @@ class ChurnStory:
         Why this family: the backtest's verdict, or why no backtest ran.
     choice : ModelChoice or None
         The backtest's choice (None when no backtest ran).
+    refitted : bool
+        Whether ``choice.model`` is already fitted on every customer (False when the
+        backtest ran on a sample: the caller fits ``name`` on all customers).
     """
 
     name: str
     text: str
     choice: ModelChoice | None = None
+    refitted: bool = True
 
     @property
     def best_rule(self) -> str | None:
@@ -117,13 +128,30 @@ def choose_report_model(source: object, *, as_of: pd.Timestamp, sleep_after: int
         left_out = (f" Pareto/NBD was left out of the backtest: with {n_customers:,} "
                     f"customers (more than {PNBD_MAX_CUSTOMERS:,}) its fit would dominate "
                     "the report's time; run crm_analytics.backtest_churn to include it.")
+    sampled = ""
+    if (not engine and n_customers is not None and n_customers > BACKTEST_SAMPLE_CUSTOMERS
+            and isinstance(source, PreparedOrders)):
+        source = customer_sample(source, BACKTEST_SAMPLE_CUSTOMERS)
+        refit = False
+        sampled = (f" The backtest ran on a seeded sample of {BACKTEST_SAMPLE_CUSTOMERS:,} of "
+                   f"the {n_customers:,} customers; the chosen model is fitted on all.")
     try:
         choice = choose_churn_model(source, as_of=as_of, sleep_after=sleep_after,
                                     time_unit="W", refit=refit, models=models)
     except CrmDataError as exc:
         return ChurnStory(DEFAULT_MODEL, f"{name} is used without a backtest ({exc}).")
-    return ChurnStory(choice.name, f"Model chosen by a backtest: {choice.reason}{left_out}",
-                      choice)
+    return ChurnStory(choice.name,
+                      f"Model chosen by a backtest: {choice.reason}{left_out}{sampled}",
+                      choice, refitted=not sampled)
+
+
+def customer_sample(prepared: PreparedOrders, size: int, seed: int = 0) -> PreparedOrders:
+    """The orders of ``size`` customers drawn at random (seeded) from ``prepared``."""
+    n = len(prepared.customer_ids)
+    chosen = np.zeros(n, dtype=bool)
+    chosen[np.random.default_rng(seed).choice(n, size=min(size, n), replace=False)] = True
+    keep = chosen[prepared.codes]
+    return PreparedOrders(prepared.orders.loc[keep].reset_index(drop=True), prepared.report)
 
 
 def model_warnings(model: object, story: ChurnStory) -> tuple[str, ...]:

@@ -151,10 +151,12 @@ def pandas_tables(
         story = choose_report_model(prepared, as_of=as_of_ts, sleep_after=sleep_after,
                                     refit=True, n_customers=len(summary))
         try:
-            if story.choice is not None:
+            if story.choice is not None and story.refitted:
                 churn_model = story.choice.model
-            else:
+            else:  # no backtest, or one on a sample: fit the family on every customer
                 churn_model = fit_churn_model(summary, model=story.name)
+                if story.choice is not None and story.choice.warnings:
+                    churn_model = churn_model.with_warnings(*story.choice.warnings)
             scores = churn_scores(summary, churn_model=churn_model, horizon=90)
         except CrmDataError as exc:
             churn_model = None
