@@ -145,10 +145,15 @@ def test_choice_names_the_model_and_the_rule(sample):
     assert choice.model.as_of == pd.Timestamp("2025-12-31")
 
 
-def test_auto_needs_orders(sample):
-    summary = customer_summary(sample)
-    with pytest.raises(CrmDataError, match="order history"):
-        fit_churn_model(summary, model="auto")
+def test_auto_on_a_summary_says_it_is_not_backtested(sample):
+    """A summary has no held-out period: "auto" takes the best likelihood and says so."""
+    summary = customer_summary(sample, time_unit="W")
+    auto = fit_churn_model(summary, model="auto")
+    fits = {m: fit_churn_model(summary, model=m) for m in ("bgnbd", "mbgnbd", "pnbd")}
+    best = max(fits, key=lambda m: fits[m].log_likelihood)
+    assert auto.model == best and auto.params == fits[best].params
+    assert any("not by a backtest" in w and "fit_churn_model(orders, model='auto')" in w
+               for w in auto.warnings)
 
 
 def test_a_rule_that_wins_is_said(sample, monkeypatch):

@@ -226,6 +226,26 @@ def _best(bt: BacktestResult, kind: str) -> str | None:
     return str(close.loc[close["error_pct"].abs().fillna(np.inf).idxmin(), "name"])
 
 
+def _best_likelihood(summary: pd.DataFrame, **options: object) -> ChurnModel:
+    """``model="auto"`` on a summary: the family with the highest likelihood, and a
+    warning that it was not chosen by a backtest (a summary has no held-out period)."""
+    fits, failed = {}, []
+    for name in DEFAULT_MODELS:
+        try:
+            fits[name] = fit_summary(summary, model=name, **options)
+        except CrmDataError as exc:
+            failed.append(f"{MODELS[name]}: {exc}")
+    if not fits:
+        raise CrmDataError("No churn model could be fitted to the summary. " + " ".join(failed))
+    best = max(fits, key=lambda name: fits[name].log_likelihood)
+    lls = ", ".join(f"{MODELS[n]} {fits[n].log_likelihood:,.1f}" for n in fits)
+    return fits[best].with_warnings(
+        f"{MODELS[best]} was chosen by its likelihood on the summary ({lls}; every family "
+        "has four parameters), not by a backtest: a summary has no held-out period. Pass "
+        "the orders, fit_churn_model(orders, model='auto'), to choose by how well each "
+        "model predicts the shop's last months.")
+
+
 def fit_churn_model(
     summary: pd.DataFrame,
     *,
@@ -250,9 +270,11 @@ def fit_churn_model(
     ----------
     summary : pandas.DataFrame, or orders with ``model="auto"``
         From :func:`~crm_analytics.customer_summary` (columns ``customer_id,
-        frequency, recency, T``). Not modified. With ``model="auto"``: the order
+        frequency, recency, T``). Not modified. With ``model="auto"`` pass the order
         history instead (a DataFrame of orders, :class:`~crm_analytics.PreparedOrders`
-        or an engine source), since a summary alone cannot be backtested.
+        or an engine source) to choose by a backtest; given a summary, ``"auto"`` takes
+        the family with the highest likelihood and says in ``warnings`` that no
+        backtest was possible.
     model : {"bgnbd", "mbgnbd", "pnbd", "auto"}, default "bgnbd"
         ``"auto"``: hold out the last quarter of the history (at most 90 days), backtest
         every available family against simple rules and refit the best one on the
@@ -311,11 +333,8 @@ def fit_churn_model(
     """
     if model == "auto":
         if not _is_orders(summary):
-            raise CrmDataError(
-                "fit_churn_model(model='auto') chooses the model by a backtest on the order "
-                "history, which a customer summary does not have: pass the orders (a "
-                "DataFrame of orders, prepare_orders(...) or a Parquet/DuckDB/Spark source), "
-                "or name the model (model='mbgnbd').")
+            return _best_likelihood(summary, penalizer=penalizer, time_unit=time_unit,
+                                    tol=tol, standard_errors=standard_errors)
         return choose_churn_model(summary, as_of=as_of, time_unit=time_unit or "D",
                                   penalizer=penalizer,
                                   standard_errors=standard_errors).model
