@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 #: so ``import crm_analytics`` and ``crm-analytics --help`` stay fast and load the
 #: scientific stack only when an analysis runs.
 _EXPORTS = {
+    "run_report": "crm_analytics.report",
     "p_order_count": "crm_analytics.churn.scores",
     "p_alive_at": "crm_analytics.churn.scores",
     "shop_total": "crm_analytics.ltv.predict",
@@ -139,6 +140,7 @@ __all__ = [
     "repeat_orders_per_customer",
     "repurchase_rate",
     "rfm_segments",
+    "run_report",
     "score_customers",
     "shop_total",
     "simulate_shop",
@@ -211,6 +213,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
     from crm_analytics.orders.datasets import load_cdnow, load_sample
     from crm_analytics.orders.readers import detect_source, read_orders
     from crm_analytics.orders.validate import ValidationReport, validate_orders, validation_report
+    from crm_analytics.report import run_report
     from crm_analytics.segments import (
         RfmSegmentation,
         SegmentationResult,

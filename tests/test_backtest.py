@@ -142,6 +142,7 @@ def test_choice_names_the_model_and_the_rule(sample):
     assert choice.backtest.holdout_days == 90
     auto = fit_churn_model(sample, model="auto")
     assert auto.model == choice.name and auto.params == choice.model.params
+    assert auto.choice_reason == choice.reason and "AUC" in auto.choice_reason
     assert choice.model.as_of == pd.Timestamp("2025-12-31")
 
 

@@ -398,3 +398,51 @@ def test_ltv_interval_equals_exact_draws(weekly, models):
         factor = got["expected_spend_per_order"]  # no margin: LTV is on revenue
         np.testing.assert_allclose(got["ltv_lower"], lower * factor, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(got["ltv_upper"], upper * factor, rtol=1e-9, atol=1e-9)
+
+
+def test_bgnbd_with_a_plus_b_below_one_scores_one_time_buyers():
+    """2F1 is negative when a + b < 1 and x = 0; expected orders must stay right (checked
+    against a simulation of the model's own story), never NaN."""
+    import dataclasses
+
+    from crm_analytics import customer_summary, fit_churn_model, load_cdnow
+
+    model = fit_churn_model(customer_summary(load_cdnow("sample"), time_unit="W"))
+    r, alpha, a, b = 0.239, 4.37, 0.0897, 0.797
+    odd = dataclasses.replace(model, params={"r": r, "alpha": alpha, "a": a, "b": b})
+    x, T, t = 0.0, 30.0, 13.0
+    got = float(odd.expected_orders_if_alive(t, np.array([x]), np.array([T]))[0])
+    rng = np.random.default_rng(0)
+    n = 200_000
+    lam = rng.gamma(r + x, 1 / (alpha + T), n)
+    p = rng.beta(a, b + x, n)
+    count, clock, alive = np.zeros(n), np.zeros(n), np.ones(n, dtype=bool)
+    for _ in range(100):
+        clock = clock + rng.exponential(1 / lam)
+        inside = alive & (clock <= t)
+        count += inside
+        alive = inside & (rng.random(n) >= p)
+        if not alive.any():
+            break
+    assert np.isfinite(got) and abs(got - count.mean()) < 4 * count.std() / np.sqrt(n)
+
+
+def test_a_degenerate_fit_is_refused_not_scored():
+    import dataclasses
+
+    import pytest
+
+    from crm_analytics import (
+        CrmDataError,
+        churn_scores,
+        customer_summary,
+        fit_churn_model,
+        load_cdnow,
+    )
+
+    summary = customer_summary(load_cdnow("sample"), time_unit="W")
+    model = fit_churn_model(summary, model="mbgnbd")
+    broken = dataclasses.replace(model, params={"r": 1.1e6, "alpha": 3.1e8, "a": 1.3e-47,
+                                                "b": 3.3e-48})
+    with pytest.raises(CrmDataError, match="fit is degenerate.*Fit another model family"):
+        churn_scores(summary, churn_model=broken)

@@ -44,6 +44,7 @@ from crm_analytics.churn.rules import (
 )
 from crm_analytics.churn.scores import (
     alive_and_expected,
+    check_expected_orders,
     check_interval,
     churn_draw_bounds,
     churn_scores,
@@ -76,6 +77,7 @@ __all__ = [
     "NEXT_ORDER_BASES",
     "MODELS",
     "alive_and_expected",
+    "check_expected_orders",
     "check_backend",
     "check_churn_model",
     "check_risk_bands",

@@ -302,10 +302,10 @@ def _one_fold(orders, cal_end: pd.Timestamp, hold_end: pd.Timestamp, models, *,
             continue
         try:
             m = fit_summary(summary, model=name, penalizer=penalizer, standard_errors=False)
+            scores = churn_scores(summary, churn_model=m, horizon=horizon)
         except CrmDataError as exc:
-            notes.append(f"Model {name!r} skipped: the fit failed ({exc}).")
+            notes.append(f"Model {name!r} skipped: the fit failed or is degenerate ({exc}).")
             continue
-        scores = churn_scores(summary, churn_model=m, horizon=horizon)
         predicted = scores["expected_orders"].to_numpy(dtype=float)
         score = (1.0 - scores["p_no_order"].to_numpy(dtype=float)
                  if "p_no_order" in scores.columns else predicted)

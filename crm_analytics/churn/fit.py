@@ -9,6 +9,7 @@ that as a :class:`ModelChoice`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from crm_analytics.backends import is_engine_source, runner_for
 from crm_analytics.backends.sql import first_day, resolve_day
 from crm_analytics.churn.backtest import DEFAULT_MODELS, BacktestResult, backtest_churn
 from crm_analytics.churn.model import MODELS, ChurnModel, fit_summary
+from crm_analytics.churn.scores import check_expected_orders
 from crm_analytics.orders.encode import PreparedOrders, prepare_orders
 from crm_analytics.summary import customer_summary, resolve_as_of
 
@@ -230,9 +232,16 @@ def _best_likelihood(summary: pd.DataFrame, **options: object) -> ChurnModel:
     """``model="auto"`` on a summary: the family with the highest likelihood, and a
     warning that it was not chosen by a backtest (a summary has no held-out period)."""
     fits, failed = {}, []
+    x = summary["frequency"].to_numpy(dtype=float)
     for name in DEFAULT_MODELS:
         try:
-            fits[name] = fit_summary(summary, model=name, **options)
+            fitted = fit_summary(summary, model=name, **options)
+            # a degenerate fit (its expected orders not finite) is not a candidate; the
+            # summary is in the model's own time unit
+            check_expected_orders(fitted, fitted.expected_orders(
+                90 / fitted.unit_days, x, summary["recency"].to_numpy(float),
+                summary["T"].to_numpy(float)))
+            fits[name] = fitted
         except CrmDataError as exc:
             failed.append(f"{MODELS[name]}: {exc}")
     if not fits:
@@ -335,9 +344,10 @@ def fit_churn_model(
         if not _is_orders(summary):
             return _best_likelihood(summary, penalizer=penalizer, time_unit=time_unit,
                                     tol=tol, standard_errors=standard_errors)
-        return choose_churn_model(summary, as_of=as_of, time_unit=time_unit or "D",
-                                  penalizer=penalizer,
-                                  standard_errors=standard_errors).model
+        choice = choose_churn_model(summary, as_of=as_of, time_unit=time_unit or "D",
+                                    penalizer=penalizer, standard_errors=standard_errors)
+        # the model says which family was chosen and why, beside its warnings
+        return dataclasses.replace(choice.model, choice_reason=choice.reason)
     if as_of is not None:
         raise CrmDataError("The 'as_of' parameter is for model='auto' (orders); a summary "
                            "already has its as-of day.")

@@ -198,6 +198,21 @@ def _log_hyp2f1(a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray) -> n
     return out
 
 
+def _one_minus_scaled_hyp2f1(a, b, c, z, log_scale) -> np.ndarray:
+    """``1 - 2F1(a, b; c; z) * exp(log_scale)``: through logs (``expm1``, accurate near 1)
+    where 2F1 is positive, directly where it is not. 2F1 can be zero or negative when
+    ``c`` is negative: BG/NBD with ``a + b < 1`` gives ``c = a + b - 1 < 0`` for customers
+    with no repeat order, a fit (or a parameter draw) the data can produce."""
+    a, b, c, z, log_scale = np.broadcast_arrays(*map(np.asarray, (a, b, c, z, log_scale)))
+    with np.errstate(all="ignore"):
+        out = np.array(-np.expm1(_log_hyp2f1(a, b, c, z) + log_scale), dtype=float)
+        bad = ~np.isfinite(out)
+        if bad.any():
+            h = hyp2f1(a[bad], b[bad], c[bad], z[bad])
+            out[bad] = 1.0 - h * np.exp(log_scale[bad])
+    return out
+
+
 # --------------------------------------------------------------------------- model
 
 
@@ -260,6 +275,9 @@ class ChurnModel:
     fit_notes : tuple of str
         Failed attempts and how the fit finally converged; empty when the first
         attempt converged.
+    choice_reason : str
+        With ``fit_churn_model(orders, model="auto")``: which family the backtest chose
+        and why (empty otherwise).
     log_covariance : numpy.ndarray or None
         Covariance of the log parameters (order of ``params``), from the Hessian; None
         when fitted with ``standard_errors=False``. Behind the intervals of
@@ -289,6 +307,7 @@ class ChurnModel:
     log_covariance: np.ndarray | None = None
     n_repeat_customers: int | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    choice_reason: str = ""
 
     @property
     def unit_days(self) -> float:
@@ -566,11 +585,9 @@ class ChurnModel:
         decay = (r + x) * (np.log(alpha + T) - np.log(alpha + T + t))
         if self.model == "bgnbd":
             lead = (a + b + x - 1) / (a - 1)
-            log_h = _log_hyp2f1(r + x, b + x, a + b + x - 1, z)
-        else:
-            lead = (a + b + x) / (a - 1)
-            log_h = _log_hyp2f1(r + x, b + x + 1, a + b + x, z)
-        return lead * -np.expm1(log_h + decay)
+            return lead * _one_minus_scaled_hyp2f1(r + x, b + x, a + b + x - 1, z, decay)
+        lead = (a + b + x) / (a - 1)
+        return lead * _one_minus_scaled_hyp2f1(r + x, b + x + 1, a + b + x, z, decay)
 
     def expected_orders_new_customer(self, t) -> np.ndarray:
         """Expected repeat purchase occasions within ``t`` units of a first purchase (eq. 9)."""
@@ -582,8 +599,8 @@ class ChurnModel:
         z = t / (alpha + t)
         decay = r * (np.log(alpha) - np.log(alpha + t))
         if self.model == "bgnbd":
-            return (a + b - 1) / (a - 1) * -np.expm1(_log_hyp2f1(r, b, a + b - 1, z) + decay)
-        return b / (a - 1) * -np.expm1(_log_hyp2f1(r, b + 1, a + b, z) + decay)
+            return (a + b - 1) / (a - 1) * _one_minus_scaled_hyp2f1(r, b, a + b - 1, z, decay)
+        return b / (a - 1) * _one_minus_scaled_hyp2f1(r, b + 1, a + b, z, decay)
 
     def p_alive_matrix(self, max_frequency: int | None = None, T: float | None = None,
                        n_recency: int = 60) -> pd.DataFrame:

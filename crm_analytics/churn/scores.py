@@ -59,7 +59,29 @@ def alive_and_expected(
     alive = churn_model.p_alive(frequency, recency, T)
     qx, qT, pair = frequency_age_pairs(np.asarray(frequency, float), np.asarray(T, float))
     expected = churn_model.expected_orders_if_alive(t, qx, qT)[pair] * alive
+    check_expected_orders(churn_model, expected)
     return alive, expected
+
+
+def check_expected_orders(churn_model: ChurnModel, expected: np.ndarray) -> None:
+    """Refuse a degenerate fit whose expected orders are not finite or are negative.
+
+    It happens when the data cannot identify the model (parameters run off to 0 or to
+    huge values, e.g. a few dozen repeat buyers); a confident wrong number is worse than
+    none, so the error says so and what to try.
+    """
+    values = np.asarray(expected, dtype=float)
+    bad = ~np.isfinite(values) | (values < -1e-9)
+    if bad.any():
+        params = ", ".join(f"{k}={v:.3g}" for k, v in churn_model.params.items())
+        said = " ".join(getattr(churn_model, "warnings", ()) or ())
+        raise CrmDataError(
+            f"The {churn_model.model} fit is degenerate ({params}): its expected orders are "
+            f"not finite or negative for {int(bad.sum())} of {len(values)} customer "
+            f"histories, so it cannot score them. {said} Fit another model family "
+            "(model='bgnbd', 'mbgnbd' or 'pnbd'), choose one by backtest "
+            "(fit_churn_model(orders, model='auto')), or use a longer order history."
+        )
 
 
 def pattern_churn(churn_model: ChurnModel, frequency, recency, T, t: float
@@ -76,8 +98,11 @@ def pattern_churn(churn_model: ChurnModel, frequency, recency, T, t: float
     qx, qT, pair = frequency_age_pairs(x, T)
     if_alive = np.take(churn_model.expected_orders_if_alive(t, qx, qT), pair, axis=-1)
     quiet = np.take(churn_model.p_no_order_if_alive(t, qx, qT), pair, axis=-1)
+    expected = if_alive * alive
+    if np.ndim(expected) == 1:  # the estimate (parameter draws are checked by their use)
+        check_expected_orders(churn_model, expected)
     return {"p_alive": alive, "p_no_order": 1.0 - alive * (1.0 - quiet),
-            "expected_orders": if_alive * alive}
+            "expected_orders": expected}
 
 
 def check_interval(interval: object, n_draws: object = 200) -> None:

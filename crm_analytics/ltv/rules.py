@@ -17,7 +17,7 @@ import numpy as np
 
 from crm_analytics._core.checks import check_fraction, check_positive
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics.churn import frequency_age_pairs
+from crm_analytics.churn import check_expected_orders, frequency_age_pairs
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -178,4 +178,5 @@ def discounted_orders(
         nxt = churn_model.expected_orders_if_alive(k * month, qx, qT)[pair] * p_alive
         discounted += (nxt - cumulative) * discount[k - 1]
         cumulative = nxt
+    check_expected_orders(churn_model, cumulative)
     return cumulative, discounted
