@@ -50,6 +50,9 @@ class _OldSpelling(argparse.Action):
         print(f"crm-analytics: {option_string} is deprecated and will be removed in the next "
               f"release; use {self.new}.", file=sys.stderr)
         setattr(namespace, self.dest, values)
+        old = dict(getattr(namespace, "_old_spellings", None) or {})
+        old[self.dest] = (option_string, self.new, values)
+        namespace._old_spellings = old
 
 
 def _add_input_args(p: argparse.ArgumentParser, *, optional: bool) -> None:
@@ -246,7 +249,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["validate", "no_such_file.csv"])
     2
     """
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    given = list(argv) if argv is not None else sys.argv[1:]
+    for old, new, _ in (getattr(args, "_old_spellings", None) or {}).values():
+        if any(a == new or a.startswith(new + "=") for a in given):
+            parser.error(f"{old} and {new} are the same option (old and new spelling); "
+                         f"give {new} only.")
     commands = {"report": _cmd_report, "segments": _cmd_segments, "validate": _cmd_validate}
     try:
         return commands[args.command](args)

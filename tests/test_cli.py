@@ -216,3 +216,12 @@ def test_old_report_out_still_works_with_a_note(tmp_path: Path, capsys) -> None:
                  "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "--out is deprecated" in err and "use --out-dir" in err
+
+
+def test_old_and_new_spelling_together_is_an_error(capsys) -> None:
+    import pytest
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["segments", "x.csv", "--k", "3", "--n-clusters", "4"])
+    assert exit_info.value.code == 2
+    assert "give --n-clusters only" in capsys.readouterr().err

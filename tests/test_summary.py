@@ -561,7 +561,7 @@ def test_error_all_rows_excluded():
         ("customer_id", [1.0, np.nan, 2.0, 3.0],
          r"Column 'customer_id' is empty in 1 of 4 rows \(row 1: nan\)"),
         ("order_id", ["o1", "o2", "  ", "o4"],
-         r"Column 'order_id' is empty in 1 of 4 rows \(row 2: '  '\).*Every order needs a "
+         r"Column 'order_id' is empty in 1 of 4 rows \(row 2: '  '\).*Every order needs its "
          r"order_id"),
     ],
 )

@@ -11,7 +11,7 @@ Sources accepted (``orders``):
 - a table or view name together with ``connection=``;
 - a pandas DataFrame (registered in a private connection; mostly for testing).
 
-The SQL itself lives in :mod:`crm_analytics.engines.sql`, shared with Spark.
+The SQL lives beside each analysis (its ``sql.py``), shared with Spark.
 """
 
 from __future__ import annotations

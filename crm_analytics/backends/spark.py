@@ -24,7 +24,7 @@ _counter = itertools.count()
 
 
 class SparkRunner:
-    """Runs the shared SQL of :mod:`crm_analytics.engines.sql` on a Spark DataFrame."""
+    """Runs the analyses' SQL (each analysis' ``sql.py``) on a Spark DataFrame."""
 
     dialect = "spark"
 

@@ -277,9 +277,9 @@ def positional_churn_model(function: str, summary, args: tuple, churn_model):
     else:  # the old order: (model, summary)
         model, summary = summary, (args[0] if args else None)
     warnings.warn(
-        f"{function}(model, summary) is deprecated and will be removed in the next release: "
-        f"pass the summary first and the fitted model by keyword, "
-        f"{function}(summary, churn_model=model).",
+        f"Passing the churn model positionally to {function}() is deprecated and will be "
+        f"removed in the next release: pass the summary first and the fitted model by "
+        f"keyword, {function}(summary, churn_model=model).",
         DeprecationWarning, stacklevel=3,
     )
     return summary, model

@@ -158,12 +158,12 @@ def empty_ids_error(col: str, n_bad: int, n_rows: int, examples: str) -> CrmData
     """Ids missing in ``n_bad`` of ``n_rows`` kept orders.
 
     >>> print(empty_ids_error("customer_id", 1, 9, "row 3: None"))
-    Column 'customer_id' is empty in 1 of 9 rows (row 3: None). Every order needs a \
+    Column 'customer_id' is empty in 1 of 9 rows (row 3: None). Every order needs its \
 customer_id; fill them in or remove those rows.
     """
     return CrmDataError(
         f"Column {col!r} is empty in {int(n_bad)} of {int(n_rows)} rows ({examples}). "
-        f"Every order needs a {col}; fill them in or remove those rows."
+        f"Every order needs its {col}; fill them in or remove those rows."
     )
 
 

@@ -89,7 +89,7 @@ def summary_on_engine(
     runner: Runner, *, as_of: object = None, time_unit: str = "D", output: str = "pandas",
     chunks: int | None = None,
 ):
-    """Per-customer summary; see :func:`crm_analytics.engines.customer_summary`.
+    """Per-customer summary of an engine source; see :func:`crm_analytics.customer_summary`.
 
     ``chunks`` (default: from the engine's memory limit, see :data:`ROW_BYTES`) splits
     the customers into hash buckets aggregated one after the other.
