@@ -185,3 +185,46 @@ def test_calibration_plot(bt):
     assert len(ax.get_lines()) >= len(bt.table) + 1
     with pytest.raises(CrmDataError):
         plot_backtest_calibration(bt.table)
+
+
+@pytest.mark.parametrize("rule", ["days_since_last_order", "own_order_rate", "sleeping_rule"])
+def test_rule_rank_is_the_same_in_numpy_and_sql(sample, rule):
+    import duckdb
+
+    from crm_analytics.churn.backtest import rule_rank, rule_score_sql
+
+    summary = customer_summary(sample, time_unit="W")
+    con = duckdb.connect()
+    con.register("s", summary)
+    score = rule_score_sql(rule, alias="s", unit_days=7.0, sleep_after=60)
+    got = con.execute(f"SELECT customer_id, ROW_NUMBER() OVER (ORDER BY {score} DESC, "
+                      "s.customer_id) AS r FROM s ORDER BY customer_id").df()
+    want = rule_rank(summary, rule, sleep_after=60)
+    assert got["r"].tolist() == want.tolist()
+
+
+def test_report_ranks_customers_by_a_winning_rule(sample, tmp_path, monkeypatch):
+    import crm_analytics.churn.fit as fit_module
+    from crm_analytics.report import run_report
+
+    real = fit_module.backtest_churn
+
+    def rigged(*args, **kwargs):
+        out = real(*args, **kwargs)
+        table = out.table.copy()
+        table.loc[table["name"] == "own_order_rate", "auc"] = 0.99
+        return type(out)(**{**out.__dict__, "table": table})
+
+    monkeypatch.setattr(fit_module, "backtest_churn", rigged)
+    res = run_report(sample, out_dir=tmp_path / "pandas", progress=False, n_clusters=3)
+    pandas_csv = pd.read_csv(tmp_path / "pandas" / "customers.csv", dtype={"customer_id": str})
+    assert sorted(pandas_csv["rule_rank"]) == list(range(1, len(pandas_csv) + 1))
+    top = pandas_csv.sort_values("rule_rank").iloc[0]
+    rate = pandas_csv["frequency"] / pandas_csv["T"].where(pandas_csv["T"] > 0)
+    assert top["frequency"] / top["T"] == pytest.approx(rate.max())
+    assert "rule_rank" in res.html_path.read_text(encoding="utf-8")
+    path = tmp_path / "orders.parquet"
+    sample[["customer_id", "order_id", "order_date", "amount", "margin"]].to_parquet(path)
+    run_report(str(path), out_dir=tmp_path / "engine", progress=False, n_clusters=3)
+    engine_csv = pd.read_csv(tmp_path / "engine" / "customers.csv", dtype={"customer_id": str})
+    assert engine_csv["rule_rank"].tolist() == pandas_csv["rule_rank"].tolist()

@@ -56,6 +56,8 @@ __all__ = [
     "backtest_churn",
     "holdout_counts",
     "rule_predictions",
+    "rule_rank",
+    "rule_score_sql",
 ]
 
 #: Columns of :attr:`BacktestResult.table`, in this order.
@@ -188,6 +190,40 @@ def rule_predictions(summary: pd.DataFrame, rule: str, *, horizon: float,
 
 
 # --------------------------------------------------------------------------- holdout
+def rule_score_sql(rule: str, *, alias: str = "s", unit_days: float = 1.0,
+                   sleep_after: int = 90) -> str:
+    """The SQL form of a rule's ``score`` in :func:`rule_predictions` (higher: likelier
+    to order), over a customer summary aliased ``alias`` whose ``T`` is in units of
+    ``unit_days`` days. The same formulas, so a ranking by either form is the same.
+
+    >>> rule_score_sql("sleeping_rule", sleep_after=60)
+    'CASE WHEN s.days_since_last_order < 60 THEN 1.0 ELSE 0.0 END'
+    """
+    if rule not in RULES:
+        raise CrmDataError(f"The 'rule' parameter must be one of {list(RULES)}. Got {rule!r}.")
+    s = alias
+    if rule == "own_order_rate":
+        age = f"(CAST({s}.T AS DOUBLE) * {float(unit_days)!r})"
+        return (f"CASE WHEN {age} > 0 THEN CAST({s}.frequency AS DOUBLE) / {age} "
+                "ELSE 0.0 END")
+    if rule == "days_since_last_order":
+        return f"-CAST({s}.days_since_last_order AS DOUBLE)"
+    return f"CASE WHEN {s}.days_since_last_order < {int(sleep_after)} THEN 1.0 ELSE 0.0 END"
+
+
+def rule_rank(summary: pd.DataFrame, rule: str, *, sleep_after: int = 90,
+              time_unit: str | None = None) -> np.ndarray:
+    """Each customer's place when ranked by ``rule`` (1 = contact first): score
+    descending, ties by ``customer_id`` (as the SQL ``ROW_NUMBER() OVER (ORDER BY score
+    DESC, customer_id)``)."""
+    score = rule_predictions(summary, rule, horizon=1.0, sleep_after=sleep_after,
+                             time_unit=time_unit)["score"].to_numpy(dtype=float)
+    order = np.lexsort((summary["customer_id"].astype(str).to_numpy(), -score))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(1, len(order) + 1)
+    return rank
+
+
 def holdout_counts(orders: object, *, calibration_end: object,
                    holdout_end: object) -> pd.DataFrame:
     """Purchase occasions per customer in ``(calibration_end, holdout_end]``.

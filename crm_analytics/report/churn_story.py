@@ -105,7 +105,8 @@ class ChurnStory:
         if rule is None:
             return ""
         return (f"No model beat the simple rule '{rule.replace('_', ' ')}' in the backtest, "
-                f"so rank customers by that rule: {RULE_HOW_TO_RANK[rule]}.")
+                f"so rank customers by that rule ({RULE_HOW_TO_RANK[rule]}): customers.csv "
+                "holds that ranking as rule_rank, 1 = contact first.")
 
 
 def choose_report_model(source: object, *, as_of: pd.Timestamp, sleep_after: int,

@@ -57,6 +57,7 @@ from crm_analytics.backends.sql import (
     has_column,
     resolve_day,
 )
+from crm_analytics.churn.backtest import rule_score_sql
 from crm_analytics.cohorts.sql import cohort_repurchase_on_engine, cohort_revenue_on_engine
 from crm_analytics.ltv import engine_fit
 from crm_analytics.ltv import sql as ltv_sql
@@ -287,7 +288,7 @@ def _customer_query(runner: Runner, summary: str, result: SegmentationResult, *,
                     as_of_day: int, churn_model, spend_model, patterns_name: str,
                     margin: bool, margin_rate: float | None, horizon_months: int,
                     sleep_after: int, remind_before: int,
-                    aov_threshold: float) -> _CustomerQuery:
+                    aov_threshold: float, rank_rule: str | None = None) -> _CustomerQuery:
     """The columns of ``customers.csv`` / ``segments.csv`` as SQL (see :class:`_CustomerQuery`)."""
     a, s_days, r_days = as_of_day, sleep_after, remind_before
     day = DIALECTS[runner.dialect]["day_date"]
@@ -361,6 +362,10 @@ def _customer_query(runner: Runner, summary: str, result: SegmentationResult, *,
     summary_cols += ["days_since_last_order"]
     customer_cols = (["customer_id", "segment", "segment_name"] + summary_cols + score_names
                      + ltv_names + ["status", "quality", "sleep_date"])
+    if rank_rule is not None:  # no model beat this rule: rank customers by it
+        score = rule_score_sql(rank_rule, alias="s", unit_days=7.0, sleep_after=s_days)
+        add("rule_rank", f"ROW_NUMBER() OVER (ORDER BY {score} DESC, s.customer_id)", "int")
+        customer_cols.append("rule_rank")
     seg_cols = (["customer_id", "segment", *name_cols]
                 + [c for c in SEGMENT_FILE_COLUMNS if c in customer_cols])
 
@@ -448,7 +453,7 @@ def engine_tables(
         runner, summary, result, as_of_day=a, churn_model=churn_model,
         spend_model=spend_model, patterns_name=patterns_name, margin=margin,
         margin_rate=margin_rate, horizon_months=horizon_months, sleep_after=s_days,
-        remind_before=r_days, aov_threshold=aov_threshold)
+        remind_before=r_days, aov_threshold=aov_threshold, rank_rule=story.best_rule)
     named, join, exprs = query.named, query.join, query.exprs
     customer_cols, seg_cols = query.customer_cols, query.seg_cols
     select, quoted = query.select, query.quoted

@@ -13,6 +13,7 @@ import pandas as pd
 from crm_analytics._core.dates import to_day
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.churn import churn_scores, fit_churn_model
+from crm_analytics.churn.backtest import rule_rank
 from crm_analytics.cohorts import cohort_repurchase, cohort_revenue, repurchase_rate
 from crm_analytics.ltv import fit_spend_model, predict_ltv
 from crm_analytics.orders.encode import PreparedOrders
@@ -190,6 +191,9 @@ def pandas_tables(
         customers = join_customer_tables(customers, table)
     if len(customers) != len(summary):  # pragma: no cover - guarded by validate=
         raise CrmDataError("Internal error: customers were lost while joining results.")
+    if story.best_rule is not None:  # no model beat this rule: rank customers by it
+        customers = customers.assign(rule_rank=rule_rank(summary, story.best_rule,
+                                                         sleep_after=sleep_after))
 
     risk_counts = risk_status = None
     if churn_model is not None:

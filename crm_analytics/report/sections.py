@@ -32,7 +32,7 @@ COHORT_PERIOD, COHORT_HOW = "M", "cumulative"
 #: messaging tools; ``customers.csv`` holds every column).
 SEGMENT_FILE_COLUMNS = (
     "days_since_last_order", "n_orders", "total_amount", "avg_order_value", "last_order",
-    "p_alive", "churn_risk", "expected_next_order", "ltv", "status", "quality",
+    "p_alive", "churn_risk", "expected_next_order", "ltv", "status", "quality", "rule_rank",
 )
 
 
