@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny hand-computable order tables."""
+"""Shared fixtures: tiny hand-computable order tables, and one local Spark session."""
 
 import os
 
@@ -50,3 +50,42 @@ def daily(cdnow) -> pd.DataFrame:
     from crm_analytics.summary import customer_summary
 
     return customer_summary(cdnow, as_of="1997-09-30", time_unit="D")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] Spark session for every Spark test (it takes ~20 s to start)."""
+    import shutil
+
+    pytest.importorskip("pyspark", reason="pyspark not installed (pip install .[spark])")
+    if shutil.which("java") is None:
+        pytest.skip("Spark tests need Java 17+ (java not on PATH)")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]").appName("crm-analytics-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_frame(spark):
+    """A function turning orders into a cached Spark DataFrame of that session."""
+    import warnings
+
+    def make(orders: pd.DataFrame):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # pyspark about pandas 3
+            frame = spark.createDataFrame(orders).cache()
+        frame.count()
+        return frame
+
+    return make

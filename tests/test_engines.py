@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import warnings
 
 import duckdb
@@ -263,29 +262,10 @@ def test_is_engine_source(sample):
 
 # --------------------------------------------------------------------------- Spark
 @pytest.fixture(scope="module")
-def spark_orders(sample):
-    pytest.importorskip("pyspark", reason="pyspark not installed (pip install .[spark])")
-    if shutil.which("java") is None:
-        pytest.skip("Spark tests need Java 17+ (java not on PATH)")
-    from pyspark.sql import SparkSession
-
-    spark = (
-        SparkSession.builder.master("local[2]").appName("crm-analytics-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # pyspark about pandas 3
-        frame = spark.createDataFrame(_plain(sample)).cache()
-    frame.count()
+def spark_orders(sample, spark_frame):
+    frame = spark_frame(_plain(sample))
     yield frame
     frame.unpersist()
-    spark.stop()
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")

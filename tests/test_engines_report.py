@@ -273,34 +273,10 @@ def test_engine_ltv_bins_equal_the_pandas_bins(reports):
 
 # --------------------------------------------------------------------------- Spark
 @pytest.fixture(scope="module")
-def spark_orders(sample):
-    import shutil
-    import warnings
-
-    pytest.importorskip("pyspark", reason="pyspark not installed (pip install .[spark])")
-    if shutil.which("java") is None:
-        pytest.skip("Spark tests need Java 17+ (java not on PATH)")
-    from pyspark.sql import SparkSession
-
-    spark = (
-        SparkSession.builder.master("local[2]").appName("crm-analytics-report-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
-    )
-    plain = sample[CANONICAL].copy()
-    plain.attrs = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # pyspark about pandas 3
-        frame = spark.createDataFrame(plain).cache()
-    frame.count()
+def spark_orders(sample, spark_frame):
+    frame = spark_frame(sample[CANONICAL].copy())
     yield frame
     frame.unpersist()
-    spark.stop()
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")

@@ -124,9 +124,10 @@ def plot_ltv_distribution(
             raise CrmDataError(f"log_scale=True needs positive {column!r} values; none are.")
         # near-zero values (long-lost customers) would stretch the axis over decades:
         # those under the 0.5% quantile are drawn in the first bin
-        low = max(positive.min(), float(np.quantile(positive, 0.005)))
-        high = max(positive.max(), low * 10)
-        edges = np.geomspace(low, high, bins + 1)
+        edges = ltv_log_bin_edges(positive.min(),
+                                  float(np.quantile(positive, LOG_BINS_LOW_QUANTILE)),
+                                  positive.max(), bins)
+        low, high = float(edges[0]), float(edges[-1])
         ax.hist(np.clip(positive, low, high), bins=edges, **kw)
         ax.set_xscale("log")
         notes = []
