@@ -39,6 +39,7 @@ ANALYSIS_RANK: dict[str, int] = {
     "crm_analytics.sleeping": 2,
     "crm_analytics.ltv": 2,
     "crm_analytics.segments": 3,
+    "crm_analytics.lifecycle": 2,
 }
 DEFAULT_ANALYSIS_RANK = 1
 ANALYSIS_LAYER = 3
