@@ -132,3 +132,123 @@ def test_errors(tmp_path, result):
     with pytest.raises(CrmDataError, match=r"extra\[0\] has 2 rows sharing 1 customer_id"):
         export_segments(result, tmp_path / "x.csv", extra=dup_extra)
     assert not list(tmp_path.iterdir())  # nothing written on error
+
+
+# --------------------------------------------------------------------------- formula injection
+
+HOSTILE_IDS = ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3",
+               "\tleading tab", "\rleading return", "'=already quoted", "''@twice"]
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    """Customers whose ids a spreadsheet would run as formulas, with negative numbers."""
+    ids = HOSTILE_IDS + [f"ok{i}" for i in range(12)] + ["it's fine", "a=b"]
+    n = len(ids)
+    rng = np.random.default_rng(7)
+    return pd.DataFrame({
+        "customer_id": ids,
+        "days_since_last_order": rng.integers(1, 400, n),
+        "n_orders": rng.integers(1, 9, n),
+        "total_amount": rng.uniform(10, 900, n).round(2),
+        "net_change": -rng.uniform(1, 50, n).round(2),  # negative numbers stay numbers
+        "note": ["=1+1"] + ["-"] + ["plain"] * (n - 2),
+    })
+
+
+def _cells(path):
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def _is_inert(cell):
+    return not cell or cell[0] not in "=+-@\t\r"
+
+
+@pytest.mark.parametrize("float_format", [None, "%.2f"])  # Arrow writer and pandas writer
+def test_hostile_ids_are_written_inert_and_read_back_exact(tmp_path, hostile, float_format):
+    res = kmeans_segments(hostile, n_clusters=2)
+    path = export_segments(res, tmp_path / "s.csv", extra=[hostile], float_format=float_format)
+    rows = _cells(path)
+    header, body = rows[0], rows[1:]
+    text_cols = [header.index(c) for c in ("customer_id", "note", "segment_name")]
+    assert all(_is_inert(row[j]) for row in body for j in text_cols)
+    ids = {row[0] for row in body}
+    assert "'=HYPERLINK(\"http://x\")" in ids and "'+cmd|' /C calc'!A0" in ids
+    assert "'@SUM(1)" in ids and "'-2+3" in ids and "'\tleading tab" in ids
+    assert "''=already quoted" in ids and "'''@twice" in ids  # one more quote, exact back
+    assert "it's fine" in ids and "a=b" in ids and "ok0" in ids  # harmless text untouched
+    neg = header.index("net_change")
+    assert all(row[neg].startswith("-") for row in body)  # numbers are not text
+    back = read_segments(path)
+    assert sorted(back["customer_id"]) == sorted(hostile["customer_id"])
+    merged = back.set_index("customer_id").loc[hostile["customer_id"]]
+    assert merged["note"].tolist() == hostile["note"].tolist()
+    np.testing.assert_allclose(merged["net_change"], hostile["net_change"])
+    assert merged["net_change"].dtype == float
+
+
+def test_formula_opt_out_writes_raw_values(tmp_path, hostile):
+    res = kmeans_segments(hostile, n_clusters=2)
+    path = export_segments(res, tmp_path / "raw.csv", neutralise_formulas=False)
+    ids = {row[0] for row in _cells(path)[1:]}
+    assert set(HOSTILE_IDS) <= ids  # exactly as given, for programs
+    back = read_segments(path, neutralise_formulas=False)
+    assert sorted(back["customer_id"]) == sorted(hostile["customer_id"])
+
+
+def test_excel_safe_ids_stay_wrapped_and_other_cells_inert(tmp_path, hostile):
+    res = kmeans_segments(hostile, n_clusters=2)
+    path = export_segments(res, tmp_path / "x.csv", extra=[hostile[["customer_id", "note"]]],
+                           excel_safe_ids=True)
+    rows = _cells(path)
+    note = rows[0].index("note")
+    assert all(row[0].startswith('="') for row in rows[1:])  # an inert text formula
+    assert '="=HYPERLINK(""http://x"")"' in {row[0] for row in rows[1:]}
+    assert all(_is_inert(row[note]) for row in rows[1:])
+    back = read_segments(path)
+    assert sorted(back["customer_id"]) == sorted(hostile["customer_id"])
+    assert set(back["note"]) == set(hostile["note"])
+
+
+def test_split_files_and_headers_are_inert(tmp_path, hostile):
+    table = pd.DataFrame({"customer_id": HOSTILE_IDS, "segment": [1, 2] * 4,
+                          "=SUM(A1)": range(8)})
+    paths = export_segments(table, tmp_path / "t.csv", split_by_segment=True)
+    for p in paths:
+        rows = _cells(p)
+        assert rows[0][2] == "'=SUM(A1)"
+        assert all(_is_inert(row[0]) for row in rows[1:])
+    back = read_segments(paths[0])
+    assert list(back.columns) == ["customer_id", "segment", "=SUM(A1)"]
+    assert back["customer_id"].tolist() == HOSTILE_IDS
+
+
+def test_write_excel_csv_rule_and_its_sql_form_agree(tmp_path):
+    import duckdb
+
+    from crm_analytics._core.frames import (
+        neutralise_formulas_sql,
+        neutralise_text,
+        unneutralise_text,
+        write_excel_csv,
+    )
+
+    values = pd.Series(HOSTILE_IDS + ["x", "", "'", "'x", "3", "-", "Ω=1"])
+    mine = neutralise_text(values)
+    assert unneutralise_text(mine).tolist() == values.tolist()
+    con = duckdb.connect()
+    con.register("v", pd.DataFrame({"x": values}))
+    sql = con.execute(f"SELECT {neutralise_formulas_sql('x')} FROM v").fetchall()
+    assert [r[0] for r in sql] == mine.tolist()
+    # categorical and object columns, frame not modified
+    frame = pd.DataFrame({"c": pd.Categorical(["=a", "b", "=a"]),
+                          "o": pd.Series(["@x", 5, None], dtype=object), "n": [-1, 2, -3]})
+    before = frame.copy()
+    for fmt in (None, "%.1f"):
+        write_excel_csv(frame, tmp_path / "f.csv", float_format=fmt)
+        rows = _cells(tmp_path / "f.csv")
+        assert [r[0] for r in rows[1:]] == ["'=a", "b", "'=a"]
+        assert [r[1] for r in rows[1:]] == ["'@x", "5", ""]
+        assert [r[2] for r in rows[1:]] == ["-1", "2", "-3"]
+    pd.testing.assert_frame_equal(frame, before)

@@ -227,7 +227,7 @@ def test_explicit_log_transform(groups):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"n_clusters": 1}, r"'n_clusters' parameter must be an int in the range \[2, inf\)"),
+        ({"n_clusters": 0}, r"'n_clusters' parameter must be an int in the range \[1, inf\)"),
         ({"n_clusters": "3"}, r"'n_clusters' parameter must be an int"),
         ({"k_range": []}, r"'k_range' parameter is empty"),
         ({"k_range": [1, 2]}, r"'k_range' parameter must be an int in the range \[2"),
@@ -271,7 +271,7 @@ def test_data_errors(groups):
     with pytest.raises(CrmDataError, match=r"summary must be a pandas DataFrame"):
         kmeans_segments(data.to_dict(), n_clusters=3)
     same = data.iloc[:10].assign(days_since_last_order=5, n_orders=2, total_amount=9.0)
-    with pytest.raises(CrmDataError, match=r"Only 1 distinct customer profiles among 10"):
+    with pytest.raises(CrmDataError, match=r"Only 1 distinct customer profile among 10"):
         kmeans_segments(same, n_clusters=2)
 
 
@@ -294,7 +294,7 @@ def test_few_distinct_profiles_skip_large_k():
                       "n_orders": [5, 5, 2, 2, 1, 1, 5, 2],
                       "total_amount": [500.0, 500, 60, 60, 10, 10, 480, 65]})
     res = kmeans_segments(s, k_range=range(2, 9))
-    assert res.k_scores["k"].max() <= 4
+    assert res.k_scores["k"].max() <= 5  # 5 distinct profiles
     assert res.notes and "skipped k" in res.notes[0]
 
 
@@ -591,3 +591,186 @@ def test_integer_ids_and_segment_of(groups):
     seg = res.segment_of([5, "7", "nobody"])
     assert seg.index.tolist() == ["5", "7", "nobody"]
     assert seg.iloc[:2].notna().all() and np.isnan(seg.iloc[2])
+
+
+# --------------------------------------------------------------------------- number of segments
+
+
+def tiny_shop(n, *, same=False):
+    """``n`` customers with distinct profiles (or all the same profile)."""
+    i = np.arange(n)
+    return pd.DataFrame({
+        "customer_id": [f"c{j}" for j in i],
+        "days_since_last_order": np.full(n, 10) if same else 5 + 30 * i,
+        "n_orders": np.ones(n, dtype=np.int64) if same else i + 1,
+        "total_amount": np.full(n, 50.0) if same else 20.0 * (i + 1) ** 2,
+    })
+
+
+def test_default_k_is_within_4_to_8(cdnow_summary, groups):
+    for data in (cdnow_summary, groups.drop(columns="group")):
+        res = kmeans_segments(data)
+        assert 4 <= res.k <= 8
+        assert res.k_range == (4, 5, 6, 7, 8)
+        assert res.k_scores["k"].tolist() == [4, 5, 6, 7, 8]
+        assert res.k == res.k_scores.loc[res.k_scores["silhouette"].idxmax(), "k"]
+        assert res.k_note is None and res.assignments["segment"].nunique() == res.k
+    a, b = kmeans_segments(cdnow_summary), kmeans_segments(cdnow_summary)  # random_state=0
+    assert a.k == b.k and a.assignments["segment"].equals(b.assignments["segment"])
+
+
+def test_explicit_n_clusters_wins(cdnow_summary):
+    res = kmeans_segments(cdnow_summary, n_clusters=2)
+    assert res.k == 2 and res.k_note is None and res.k_scores["k"].tolist() == [2]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_tiny_shops_get_a_clear_error_or_one_group(n):
+    with pytest.raises(CrmDataError, match=rf"needs at least 4 customers; this shop has {n}\. "
+                       r"Pass n_clusters=1 .*--k 1"):
+        kmeans_segments(tiny_shop(n))
+    one = kmeans_segments(tiny_shop(n), n_clusters=1)
+    assert one.k == 1 and (one.assignments["segment"] == 1).all()
+    assert one.profiles["segment_name"].tolist() == ["all customers / 全部客户"]
+    assert one.profiles["size"].tolist() == [n] and np.isnan(one.silhouette)
+    if n <= 2:
+        with pytest.raises(CrmDataError, match=rf"into 2 segments needs at least 3 customers; "
+                           rf"this shop has {n}\. Use n_clusters=1"):
+            kmeans_segments(tiny_shop(n), n_clusters=2)
+    else:
+        assert kmeans_segments(tiny_shop(n), n_clusters=2).k == 2
+
+
+def test_too_few_customers_or_profiles_for_the_range_say_so():
+    four = kmeans_segments(tiny_shop(4))
+    assert four.k == 3 and four.k_scores["k"].tolist() == [3]
+    assert four.k_note == ("The data cannot support 4-8 segments (only 4 customers): using 3 "
+                           "segments, the most they support.")
+    assert four.k_note in four.notes
+    six = kmeans_segments(tiny_shop(6))
+    assert six.k_scores["k"].tolist() == [4, 5] and six.k_note is None
+    assert six.notes == ["skipped k=[6, 7, 8]: too few customers (6)"]
+    same = kmeans_segments(tiny_shop(50, same=True))
+    assert same.k == 1 and "every customer has the same profile" in same.k_note
+    profiles = pd.concat([tiny_shop(3)] * 10, ignore_index=True)  # 3 profiles, 30 customers
+    profiles["customer_id"] = [f"x{i}" for i in range(30)]
+    three = kmeans_segments(profiles)
+    assert three.k == 3 and "only 3 distinct customer profiles among 30" in three.k_note
+    with pytest.raises(CrmDataError, match=r"Only 3 distinct customer profiles among 30 "
+                       r"customers, too few for 4 segments.*--k 3"):
+        kmeans_segments(profiles, n_clusters=4)
+
+
+# --------------------------------------------------------------------------- names vs numbers
+
+
+def long_ago_shop():
+    """A shop whose best, frequent group last ordered a median 139 days ago (others later)."""
+    rng = np.random.default_rng(3)
+    parts = []
+    for n, days, orders, spend in ((60, 139, 12, 3000.0), (120, 420, 3, 250.0),
+                                   (200, 650, 1, 30.0)):
+        parts.append(pd.DataFrame({
+            "days_since_last_order": np.round(days + rng.normal(0, 8, n)).astype(np.int64),
+            "n_orders": np.maximum(1, np.round(orders * np.exp(rng.normal(0, .1, n)))),
+            "total_amount": spend * np.exp(rng.normal(0, .15, n)),
+        }))
+    df = pd.concat(parts, ignore_index=True)
+    df.insert(0, "customer_id", [f"m{i:04d}" for i in range(len(df))])
+    return df
+
+
+def test_asleep_segments_are_never_called_active():
+    data = long_ago_shop()
+    res = kmeans_segments(data, n_clusters=3)
+    top = res.profiles.iloc[0]
+    assert top["days_since_last_order_median"] == pytest.approx(139, abs=3)
+    assert top["segment_name_en"] == "top-value frequent lapsing"
+    assert top["segment_name_zh"] == "顶级价值高频沉默"
+    assert res.sleep_after == 90
+    for _, row in res.profiles.iterrows():
+        if row["days_since_last_order_median"] >= res.sleep_after:
+            assert "active" not in row["segment_name_en"] and "活跃" not in row["segment_name_zh"]
+    # the same group with a longer sleep threshold is awake, and first in recency: active
+    late = kmeans_segments(data, n_clusters=3, sleep_after=200)
+    assert late.profiles["segment_name_en"].iloc[0] == "top-value frequent active"
+    assert late.assignments["segment"].equals(res.assignments["segment"])  # only names move
+
+
+def test_awake_segments_are_never_called_lost():
+    young = long_ago_shop().assign(
+        days_since_last_order=lambda d: (d["days_since_last_order"] // 12).astype(np.int64))
+    res = kmeans_segments(young, n_clusters=3)
+    assert (res.profiles["days_since_last_order_median"] < 90).all()
+    assert not res.profiles["segment_name_en"].str.contains("lost").any()
+    assert res.profiles["segment_name_en"].iloc[0].endswith("active")
+    old = kmeans_segments(young, n_clusters=3, sleep_after=20)  # the last group is asleep
+    assert old.profiles["segment_name_en"].iloc[-1].endswith("lost")
+
+
+def test_asleep_is_the_sleeping_rule():
+    from crm_analytics.segments.profiles import asleep
+    from crm_analytics.sleeping.rules import status_codes
+
+    days = np.array([0, 79, 80, 89, 89.5, 90, 91, 400])
+    codes = status_codes(days, sleep_after=90, remind_before=10)
+    np.testing.assert_array_equal(asleep(days, 90), codes >= 2)
+
+
+def test_sleep_after_is_checked(groups):
+    with pytest.raises(CrmDataError, match=r"'sleep_after' parameter must be a whole number"):
+        kmeans_segments(groups.drop(columns="group"), n_clusters=3, sleep_after=0)
+
+
+# --------------------------------------------------------------------------- readable table
+
+
+def test_readable_profiles_headers_and_percentages(cdnow_summary):
+    from crm_analytics.segments import readable_profiles
+
+    res = kmeans_segments(cdnow_summary, n_clusters=4)
+    table = readable_profiles(res, currency="USD")
+    assert list(table.columns) == [
+        "Segment", "Name", "Customers", "Share of customers",
+        "Days since last order (median)", "Orders (median)", "Total spend (median)",
+        "Revenue", "Share of revenue"]
+    assert table["Customers"].tolist() == [f"{v:,}" for v in res.profiles["size"]]
+    assert table["Name"].tolist() == res.profiles["segment_name"].tolist()
+    shares = table["Share of customers"].str.rstrip("%").astype(float)
+    assert shares.sum() == pytest.approx(100, abs=0.3)
+    assert table["Share of customers"].iloc[0] == f"{res.profiles['share'].iloc[0]:.1%}"
+    revenue = table["Share of revenue"].str.rstrip("%").astype(float)
+    assert revenue.sum() == pytest.approx(100, abs=0.3)
+    assert table["Revenue"].str.startswith("$").all()
+    assert table["Revenue"].iloc[0] == f"${res.profiles['revenue'].iloc[0]:,.0f}"
+    text = table.to_string(index=False)  # what the CLI prints
+    assert "Share of revenue" in text and "yuan" not in text
+    # no currency: no sign; Chinese headers; profiles table, RFM result and assignments
+    plain = readable_profiles(res.profiles)
+    assert plain["Revenue"].iloc[0] == f"{res.profiles['revenue'].iloc[0]:,.0f}"
+    zh = readable_profiles(res, language="zh")
+    assert list(zh.columns[:4]) == ["分群", "名称", "客户数", "客户占比"]
+    assert zh["名称"].tolist() == res.profiles["segment_name_zh"].tolist()
+    rfm = readable_profiles(rfm_segments(cdnow_summary))
+    assert rfm["Segment"].tolist()[0] == "champions"
+    by_rows = readable_profiles(res.assignments)["Customers"].str.replace(",", "")
+    assert by_rows.astype(int).sum() == len(cdnow_summary)
+    # every KMeans feature is shown; fractional medians keep a decimal
+    extra = cdnow_summary.assign(p_alive=np.linspace(0, 1, len(cdnow_summary)))
+    feat = kmeans_segments(extra, n_clusters=4,
+                           features=("recency", "frequency", "monetary", "p_alive"))
+    shown = readable_profiles(feat)
+    assert "p_alive (median)" in shown.columns
+    assert shown["p_alive (median)"].str.match(r"^0\.\d\d$").all()
+
+
+def test_readable_profiles_errors(cdnow_summary):
+    from crm_analytics.segments import readable_profiles
+
+    res = kmeans_segments(cdnow_summary, n_clusters=4)
+    with pytest.raises(CrmDataError, match=r"'language' parameter must be one of"):
+        readable_profiles(res, language="fr")
+    with pytest.raises(CrmDataError, match=r"readable_profiles needs a segmentation result"):
+        readable_profiles([1, 2])
+    with pytest.raises(CrmDataError, match=r"3-letter currency code"):
+        readable_profiles(res, currency="dollars")

@@ -16,11 +16,22 @@ Any other name must be a column of the input, or of a table passed as ``extra=``
 (e.g. ``p_alive`` or a predicted LTV from the churn/LTV modules), joined on
 ``customer_id``. Output tables use the column names, never the business names.
 
+Number of segments
+------------------
+Without ``n_clusters``, :func:`kmeans_segments` picks k in 4..8 (:data:`K_RANGE`) by
+silhouette: a CRM team acts on 4 to 8 groups. When the data support fewer (too few
+distinct customer profiles or customers) it uses the largest k they support and says
+why in ``result.k_note``; below :data:`MIN_CUSTOMERS` customers it refuses and points to
+``n_clusters=1`` (one group).
+
 Segment names
 -------------
 Every segment carries ``segment_name_en``, ``segment_name_zh`` and ``segment_name``
 (``"<en> / <zh>"``), in KMeans and RFM results alike. KMeans names are derived from the
-segment's profile against the whole population (see :func:`kmeans_segments`).
+segment's profile against the whole population (see :func:`kmeans_segments`), and never
+contradict the sleeping rule: a segment whose median customer is asleep (``sleep_after``
+days, default 90) is not called active. :func:`readable_profiles` is the profile table
+for people (readable headers, shares in percent, money with its currency).
 
 Modules
 -------
@@ -33,6 +44,8 @@ from __future__ import annotations
 
 from crm_analytics.segments.inputs import join_extra, same_ids
 from crm_analytics.segments.kmeans import (
+    K_RANGE,
+    MIN_CUSTOMERS,
     FeatureTransform,
     SegmentationResult,
     kmeans_segments,
@@ -40,6 +53,7 @@ from crm_analytics.segments.kmeans import (
 )
 from crm_analytics.segments.profiles import (
     profiles_from_aggregates,
+    readable_profiles,
     segment_order,
     segment_profiles,
 )
@@ -56,12 +70,15 @@ __all__ = [
     "CLASSIC_SEGMENTS",
     "CN8_SEGMENTS",
     "SEGMENT_COLUMNS",
+    "K_RANGE",
+    "MIN_CUSTOMERS",
     "FeatureTransform",
     "RfmSegmentation",
     "SegmentationResult",
     "join_extra",
     "kmeans_segments",
     "profiles_from_aggregates",
+    "readable_profiles",
     "rfm_segments",
     "same_ids",
     "segment_order",

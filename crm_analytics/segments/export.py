@@ -18,6 +18,16 @@ and keeps only 15 significant digits; ids with leading zeros lose them. Two ways
   exact id as text, and ids starting with ``=``, ``+``, ``-`` or ``@`` can no longer be
   run as formulas. Other programs see the ``="..."`` wrapper and must strip it
   (:func:`read_segments` does). Use this for files meant for people, not for upload.
+
+Formula (CSV) injection
+-----------------------
+Customer ids are often chosen by buyers (nicknames, e-mails). A text cell starting with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return (``=HYPERLINK("http://...")``,
+``+cmd|' /C calc'!A0``, ``@SUM(1)``) would run as a formula in a spreadsheet, so by
+default such cells, in every text column, are written with a single quote in front
+(the OWASP advice; numbers, such as negative amounts, are untouched).
+:func:`read_segments` removes that quote again, so it gives back the exact ids.
+``neutralise_formulas=False`` writes every cell as it is, for programs only.
 """
 
 from __future__ import annotations
@@ -31,7 +41,12 @@ import pandas as pd
 
 from crm_analytics._core.checks import format_examples, require_columns
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics._core.frames import ENCODING, join_extra, write_excel_csv
+from crm_analytics._core.frames import (
+    ENCODING,
+    join_extra,
+    unneutralise_text,
+    write_excel_csv,
+)
 from crm_analytics.segments.kmeans import SegmentationResult
 from crm_analytics.segments.rfm import RfmSegmentation
 from crm_analytics.segments.rules import SEGMENT_COLUMNS
@@ -70,6 +85,7 @@ def export_segments(
     excel_safe_ids: bool = False,
     split_by_segment: bool = False,
     float_format: str | None = None,
+    neutralise_formulas: bool = True,
 ) -> Path | list[Path]:
     """Write one row per customer with segment id, names and key RFM/churn/LTV columns.
 
@@ -96,6 +112,10 @@ def export_segments(
         Also write one file per segment, ``<stem>_<segment>.csv`` next to ``path``.
     float_format : str, optional
         Passed to :meth:`pandas.DataFrame.to_csv`, e.g. ``"%.2f"``.
+    neutralise_formulas : bool, default True
+        Write text cells that a spreadsheet would run as formulas (starting with ``=``,
+        ``+``, ``-``, ``@``, tab or carriage return) with a single quote in front; see
+        the module docstring. False writes the raw values (for programs, not people).
 
     Returns
     -------
@@ -160,8 +180,12 @@ def export_segments(
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    # the ="<id>" wrapper is an inert formula (a text literal): written as it is
+    wrapped = ("customer_id",) if excel_safe_ids else ()
+
     def write(frame: pd.DataFrame, file: Path) -> None:
-        write_excel_csv(frame, file, float_format=float_format)
+        write_excel_csv(frame, file, float_format=float_format,
+                        neutralise_formulas=neutralise_formulas, formula_columns=wrapped)
 
     write(out, target)
     if not split_by_segment:
@@ -189,11 +213,20 @@ def export_segments(
     return written
 
 
-def read_segments(path: str | Path) -> pd.DataFrame:
-    '''Read a file written by :func:`export_segments` back, ids exact.
+def read_segments(path: str | Path, *, neutralise_formulas: bool = True) -> pd.DataFrame:
+    '''Read a file written by :func:`export_segments` back, ids and texts exact.
 
-    ``customer_id`` is read as text, and the ``="..."`` Excel wrapper of
-    ``excel_safe_ids=True`` is removed.
+    ``customer_id`` is read as text, the ``="..."`` Excel wrapper of
+    ``excel_safe_ids=True`` is removed, and so is the quote put in front of text cells
+    that would otherwise run as formulas.
+
+    Parameters
+    ----------
+    path : str or Path
+        A CSV file written by :func:`export_segments`.
+    neutralise_formulas : bool, default True
+        As given to :func:`export_segments`: True removes the added quotes; False reads
+        every cell as it is.
 
     Examples
     --------
@@ -205,12 +238,32 @@ def read_segments(path: str | Path) -> pd.DataFrame:
     '"=""1930679858170647""",1'
     >>> read_segments(f)["customer_id"].tolist()
     ['1930679858170647']
+    >>> seg = pd.DataFrame({"customer_id": ["=HYPERLINK(1)", "@SUM(1)"], "segment": [1, 2]})
+    >>> f = export_segments(seg, pathlib.Path(tempfile.mkdtemp()) / "s.csv")
+    >>> print(f.read_text(encoding="utf-8-sig"), end="")
+    "customer_id","segment"
+    "'=HYPERLINK(1)",1
+    "'@SUM(1)",2
+    >>> read_segments(f)["customer_id"].tolist()
+    ['=HYPERLINK(1)', '@SUM(1)']
     '''
     table = pd.read_csv(path, dtype={"customer_id": str}, encoding=ENCODING,
                         keep_default_na=False, na_values=[""])
+    wrapped = None
     if "customer_id" in table.columns:
         ids = table["customer_id"].astype(str)
+        wrapped = ids.str.match(_EXCEL_ID)
         table["customer_id"] = ids.str.replace(_EXCEL_ID, r"\1", regex=True).str.replace(
             '""', '"', regex=False
-        ).where(ids.str.match(_EXCEL_ID), ids)
+        ).where(wrapped, ids)
+    if not neutralise_formulas:
+        return table
+    for j, name in enumerate(table.columns):
+        col = table.iloc[:, j]
+        fixed = unneutralise_text(col)
+        if name == "customer_id" and wrapped is not None and wrapped.any():
+            fixed = col.where(wrapped, fixed)  # ids inside ="..." had no quote added
+        if fixed is not col:
+            table.isetitem(j, fixed)
+    table.columns = unneutralise_text(pd.Series(list(table.columns), dtype=object)).tolist()
     return table

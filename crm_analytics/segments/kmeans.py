@@ -16,11 +16,24 @@ from crm_analytics._core.errors import CrmDataError
 from crm_analytics.segments.inputs import numeric_block, prepare_customers
 from crm_analytics.segments.profiles import profile_names, segment_profiles
 from crm_analytics.segments.rules import FREQUENCY, MONETARY, RECENCY, feature_column
+from crm_analytics.sleeping.rules import check_count
 
-__all__ = ["FeatureTransform", "SegmentationResult", "kmeans_segments", "transform_features"]
+__all__ = [
+    "K_RANGE",
+    "MIN_CUSTOMERS",
+    "FeatureTransform",
+    "SegmentationResult",
+    "kmeans_segments",
+    "transform_features",
+]
 
 #: KMeans fits on at most this many rows run on one OpenMP thread.
 _SINGLE_THREAD_ROWS = 50_000
+
+#: Candidate numbers of segments when none is given: a CRM team acts on 4 to 8 groups.
+K_RANGE = range(4, 9)
+#: Fewest customers for an automatic number of segments (fewer: give ``n_clusters=1``).
+MIN_CUSTOMERS = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,7 +106,14 @@ class SegmentationResult:
     n_fit_rows : int
         Customers the final KMeans was fitted on.
     notes : list of str
-        What the analyst should know (k values skipped ...).
+        What the analyst should know (k values skipped, ``k_note`` ...).
+    k_note : str or None
+        Why k lies outside ``k_range``: the data support fewer segments (too few
+        distinct customer profiles, or customers); None when k was given or chosen
+        within ``k_range``.
+    sleep_after : int
+        Days after the last order from which a customer is asleep; no segment whose
+        median customer is asleep is named "active".
     transform : FeatureTransform
         The fitted log/standardise step, to place other customers (e.g. in SQL with
         :func:`crm_analytics.segments.sql.segment_distance_sql`).
@@ -117,6 +137,8 @@ class SegmentationResult:
     n_fit_rows: int = 0
     notes: list[str] = field(default_factory=list)
     transform: FeatureTransform | None = field(default=None, repr=False)
+    k_note: str | None = None
+    sleep_after: int = 90
 
     @property
     def silhouette_score(self) -> float:
@@ -144,7 +166,7 @@ def _check_int(value: object, name: str, low: int) -> int:
 def _candidate_ks(n_clusters: object, k_range: Iterable[int]) -> tuple[int, ...]:
     """The k values to try: ``(n_clusters,)``, else the sorted distinct ``k_range``."""
     if n_clusters is not None:
-        return (_check_int(n_clusters, "n_clusters", 2),)
+        return (_check_int(n_clusters, "n_clusters", 1),)
     try:
         ks = tuple(sorted({_check_int(k, "k_range", 2) for k in k_range}))
     except TypeError as exc:
@@ -235,24 +257,69 @@ def _sample_index(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=size, replace=False))
 
 
-def _feasible_ks(z: np.ndarray, sample: np.ndarray, ks: tuple[int, ...]):
-    """The k values below the number of distinct profiles, and a note on those skipped."""
-    # distinct profiles bound the number of segments; the sample's count is a lower
-    # bound, so the whole table is counted only when the sample has too few
-    n_distinct = int((~pd.DataFrame(z[sample]).duplicated()).sum())
-    if n_distinct <= max(ks) and len(sample) < len(z):
-        n_distinct = int((~pd.DataFrame(z).duplicated()).sum())
-    feasible = tuple(k for k in ks if k < n_distinct)
-    if not feasible:
+def _n_distinct(z: np.ndarray) -> int:
+    return int((~pd.DataFrame(z).duplicated()).sum())
+
+
+def _feasible_ks(z: np.ndarray, sample: np.ndarray, ks: tuple[int, ...],
+                 explicit: bool) -> tuple[tuple[int, ...], list[str], str | None]:
+    """The k values the data support, notes on those skipped, and the ``k_note``.
+
+    A partition into k segments needs k distinct customer profiles and, for k >= 2,
+    more customers than segments (a silhouette needs a segment of two). An explicit k
+    the data cannot support is refused; an automatic choice takes the feasible part of
+    the range, or else the largest feasible k below it (with a ``k_note``).
+    """
+    n = len(z)
+    if explicit:
+        k = ks[0]
+        if k >= 2 and n <= k:
+            fewer = "" if n <= 2 else f"n_clusters={n - 1} (command line: --k {n - 1}), or "
+            raise CrmDataError(
+                f"Segmentation into {k} segments needs at least {k + 1} customers; this "
+                f"shop has {n}. Use {fewer}n_clusters=1 to keep them as one group "
+                "(command line: --k 1)."
+            )
+        # the sample's distinct count is a lower bound: count them all only when short
+        n_distinct = _n_distinct(z[sample])
+        if n_distinct < k and len(sample) < n:
+            n_distinct = _n_distinct(z)
+        if n_distinct < k:
+            profiles = "profile" if n_distinct == 1 else "profiles"
+            raise CrmDataError(
+                f"Only {n_distinct} distinct customer {profiles} among {n} customers, too "
+                f"few for {k} segments (each segment needs a profile of its own). Use "
+                f"n_clusters <= {n_distinct} (command line: --k {n_distinct})."
+            )
+        return ks, [], None
+    if n < MIN_CUSTOMERS:
         raise CrmDataError(
-            f"Only {n_distinct} distinct customer profiles among {len(z)} customers, too "
-            f"few for {list(ks)} segments (need more distinct profiles than segments). "
-            f"Use n_clusters <= {max(n_distinct - 1, 1)} or more customers."
+            f"Segmentation needs at least {MIN_CUSTOMERS} customers; this shop has {n}. "
+            "Pass n_clusters=1 to keep them as one group (command line: --k 1)."
         )
-    notes = []
-    if len(feasible) < len(ks):
-        notes.append(f"skipped k={sorted(set(ks) - set(feasible))}: too few distinct profiles")
-    return feasible, notes
+    # the candidates are fitted on the sample: it bounds what they can find
+    n_distinct = _n_distinct(z[sample])
+    limit = min(n_distinct, len(sample) - 1)
+    feasible = tuple(k for k in ks if k <= limit)
+    if feasible:
+        skipped = sorted(set(ks) - set(feasible))
+        why = (f"too few distinct customer profiles ({n_distinct})" if n_distinct <= limit
+               else f"too few customers ({len(sample)})")
+        return feasible, [f"skipped k={skipped}: {why}"] if skipped else [], None
+    asked = f"{ks[0]}-{ks[-1]}" if len(ks) > 1 else f"{ks[0]}"
+    if n_distinct <= len(sample) - 1:
+        among = (f"among {n:,} customers" if len(sample) == n
+                 else f"in a sample of {len(sample):,} of the {n:,} customers")
+        why = f"only {n_distinct} distinct customer profiles {among}"
+    else:
+        why = f"only {n} customers"
+    if limit == 1:
+        note = (f"The data cannot support {asked} segments: every customer has the same "
+                "profile, so all are in one segment.")
+    else:
+        note = (f"The data cannot support {asked} segments ({why}): using {limit} "
+                "segments, the most they support.")
+    return (limit,), [note], note
 
 
 # --------------------------------------------------------------------------- fitting
@@ -291,7 +358,8 @@ def _choose_k(zs: np.ndarray, feasible: tuple[int, ...], *, n_init: int,
     models = [_fit(k, zs, n_init=n_init, random_state=random_state) for k in feasible]
     candidates = [m.labels_ for m in models]
     scores = _silhouettes(zs, candidates)
-    best = int(np.nanargmax(scores))  # first max: ties go to the smaller k
+    # first max: ties go to the smaller k (a single k = 1 candidate has no score)
+    best = 0 if np.isnan(scores).all() else int(np.nanargmax(scores))
     return _Choice(feasible[best], models[best], candidates[best], scores)
 
 
@@ -329,10 +397,11 @@ def _relabel(raw: np.ndarray, centers: np.ndarray, columns: Sequence[str],
 # --------------------------------------------------------------------------- naming
 
 
-def _assignments(data: pd.DataFrame, labels: np.ndarray, columns: list[str], k: int):
+def _assignments(data: pd.DataFrame, labels: np.ndarray, columns: list[str], k: int,
+                 sleep_after: int):
     """One row per customer: id, segment, its names, the features (original units)."""
     segments = np.arange(1, k + 1)
-    en, zh = profile_names(data, labels, segments)
+    en, zh = profile_names(data, labels, segments, sleep_after=sleep_after)
     full = np.array([f"{e} / {z}" for e, z in zip(en, zh, strict=True)], dtype=object)
 
     def per_customer(names: np.ndarray):  # k texts taken per customer, without 1M objects
@@ -358,7 +427,7 @@ def kmeans_segments(
     summary: pd.DataFrame,
     *,
     n_clusters: int | None = None,
-    k_range: Iterable[int] = range(2, 9),
+    k_range: Iterable[int] = K_RANGE,
     features: Sequence[str] = ("recency", "frequency", "monetary"),
     random_state: int | None = 0,
     n_init: int = 10,
@@ -367,12 +436,13 @@ def kmeans_segments(
     log_transform: object = "auto",
     lower_is_better: Sequence[str] = ("recency",),
     extra: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
+    sleep_after: int = 90,
 ) -> SegmentationResult:
     """Segment customers with KMeans on log-transformed, standardised RFM features.
 
     Steps: sort customers by ``customer_id`` (so row order never matters); log1p the
-    skewed features; standardise each to mean 0, sd 1; pick k by silhouette on a
-    seeded sample (when ``n_clusters`` is None); fit KMeans (Lloyd, ``n_init``
+    skewed features; standardise each to mean 0, sd 1; pick k in ``k_range`` (4 to 8)
+    by silhouette on a seeded sample (when ``n_clusters`` is None); fit KMeans (Lloyd, ``n_init``
     initialisations, ``random_state``); relabel clusters in a fixed order; name them.
 
     Segment ids are 1..k ordered by **value score**, descending: the mean of the
@@ -388,7 +458,11 @@ def kmeans_segments(
     ``n_orders`` (frequent / repeat / one-time when the median is one order, 高频 / 复购
     / 单次), recency from ``days_since_last_order`` (active / lapsing / lost, 活跃 / 沉默
     / 流失), e.g. ``"high-value frequent active / 高价值高频活跃"``. These columns are used
-    when present even if not features. Equal names get a " (2)" suffix.
+    when present even if not features. Equal names get a " (2)" suffix. Recency words
+    also follow the sleeping rule: a segment whose median customer is asleep (median
+    days since the last order ``>= sleep_after``) is "lapsing" at best, never "active";
+    one whose median customer is awake is never "lost". A single segment is "all
+    customers / 全部客户".
 
     Parameters
     ----------
@@ -396,9 +470,15 @@ def kmeans_segments(
         One row per customer: ``customer_id`` and the feature columns, normally
         :func:`~crm_analytics.customer_summary` output. Not modified.
     n_clusters : int, optional
-        Number of segments (>= 2). None: choose from ``k_range`` by silhouette.
-    k_range : iterable of int, default range(2, 9)
-        Candidate k values when ``n_clusters`` is None.
+        Number of segments (>= 1; 1 puts every customer in one segment). It needs at
+        least ``n_clusters`` distinct customer profiles and, from 2, more customers
+        than segments. None: choose from ``k_range`` by silhouette.
+    k_range : iterable of int, default range(4, 9)
+        Candidate k values when ``n_clusters`` is None (a CRM team acts on 4 to 8
+        groups; the silhouette alone would mostly pick 2). Only the k the data support
+        are tried (at most the number of distinct customer profiles in the sample, and
+        fewer than its customers); when none is, the largest k they support is used and
+        ``k_note`` says why. At least 4 customers are needed (:data:`MIN_CUSTOMERS`).
     features : sequence of str, default ("recency", "frequency", "monetary")
         Business names (see the package docstring) or column names, e.g. ``"p_alive"``.
     random_state : int or None, default 0
@@ -422,6 +502,10 @@ def kmeans_segments(
         Per-customer tables (churn ``p_alive``, predicted LTV ...) joined on
         ``customer_id``; only columns not already in ``summary`` are added. Each must
         cover every customer used as a feature.
+    sleep_after : int, default 90
+        Days after the last order from which a customer is asleep (as in the sleeping
+        analyses). A segment whose median ``days_since_last_order`` reaches it is never
+        named "active", and one below it never "lost".
 
     Returns
     -------
@@ -431,8 +515,9 @@ def kmeans_segments(
     ------
     CrmDataError
         Missing feature columns, NaN/infinite/non-numeric features (naming the column
-        and count), duplicate customer ids, bad parameters, or fewer distinct customers
-        than segments.
+        and count), duplicate customer ids, bad parameters, fewer than
+        :data:`MIN_CUSTOMERS` customers for an automatic k, or too few customers or
+        distinct profiles for ``n_clusters``.
 
     Examples
     --------
@@ -458,6 +543,7 @@ def kmeans_segments(
     n_init = _check_int(n_init, "n_init", 1)
     sample_size = _check_int(sample_size, "sample_size", 100)
     max_fit_rows = _check_int(max_fit_rows, "max_fit_rows", 100)
+    sleep_after = check_count(sleep_after, "sleep_after", 1)
 
     # 1. features: validated, sorted by id, log/standardised
     data, mapping = prepare_customers(summary, features, extra)
@@ -468,7 +554,7 @@ def kmeans_segments(
     rng = np.random.default_rng(random_state)
     sample = _sample_index(len(z), sample_size, rng)
     zs = z[sample]
-    feasible, notes = _feasible_ks(z, sample, ks)
+    feasible, notes, k_note = _feasible_ks(z, sample, ks, explicit=n_clusters is not None)
     fit_kw = {"n_init": n_init, "random_state": random_state}
     choice = _choose_k(zs, feasible, **fit_kw) if n_clusters is None else None
     k = choice.k if choice is not None else n_clusters
@@ -487,7 +573,7 @@ def kmeans_segments(
                              "silhouette": np.array(scores, dtype=float)})
 
     # 5. names, profiles and centres in original units
-    assignments = _assignments(data, labels, columns, k)
+    assignments = _assignments(data, labels, columns, k, sleep_after)
     centers_df = pd.DataFrame(transform.inverse(centers), columns=columns)
     centers_df.insert(0, "segment", np.arange(1, k + 1))
 
@@ -510,6 +596,8 @@ def kmeans_segments(
         n_fit_rows=len(fit_rows),
         notes=notes,
         transform=transform,
+        k_note=k_note,
+        sleep_after=sleep_after,
     )
 
 

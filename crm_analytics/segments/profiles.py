@@ -9,6 +9,7 @@ import pandas as pd
 
 from crm_analytics._core.checks import format_examples, require_columns, require_dataframe
 from crm_analytics._core.errors import CrmDataError
+from crm_analytics._core.money import check_currency, format_money
 from crm_analytics.segments.rules import (
     CLASSIC_SEGMENTS,
     CN8_SEGMENTS,
@@ -20,8 +21,14 @@ from crm_analytics.segments.rules import (
     SEGMENT_COLUMNS,
     VALUE_WORDS,
 )
+from crm_analytics.sleeping.rules import ASLEEP_STATUSES, STATUSES, status_codes
 
-__all__ = ["profiles_from_aggregates", "segment_order", "segment_profiles"]
+__all__ = [
+    "profiles_from_aggregates",
+    "readable_profiles",
+    "segment_order",
+    "segment_profiles",
+]
 
 #: Columns never profiled by default: the segment id and the RFM scores.
 _NOT_PROFILED = {"segment", "R", "F", "M", "R_high", "F_high", "M_high"}
@@ -50,16 +57,36 @@ def _level(p: np.ndarray) -> np.ndarray:
     return np.where(p >= 2 / 3, "high", np.where(p < 1 / 3, "low", "mid"))
 
 
+def asleep(days_since_last_order: np.ndarray, sleep_after: int) -> np.ndarray:
+    """Whether a customer this many days after the last order is asleep (the sleeping rule).
+
+    Examples
+    --------
+    >>> asleep(np.array([0, 89, 90, 139.5]), 90).tolist()
+    [False, False, True, True]
+    """
+    codes = status_codes(np.asarray(days_since_last_order), sleep_after=sleep_after,
+                         remind_before=0)
+    return np.isin(codes, [STATUSES.index(s) for s in ASLEEP_STATUSES])
+
+
 def profile_names(
-    data: pd.DataFrame, labels: np.ndarray, segments: np.ndarray
+    data: pd.DataFrame, labels: np.ndarray, segments: np.ndarray, *, sleep_after: int = 90
 ) -> tuple[np.ndarray, np.ndarray]:
     """English and Chinese names from each segment's medians vs the population.
 
     Value from ``total_amount`` (top tenth: top-value, else high / mid / low third),
     frequency from ``n_orders`` (one-time when the median is one order, frequent in the
     top third, else repeat), recency from ``days_since_last_order`` (active / lapsing /
-    lost), each from the columns present. Equal names get " (2)", " (3)" ...
+    lost), each from the columns present. Equal names get " (2)", " (3)" ... A single
+    segment is "all customers" (全部客户).
+
+    Recency words also agree with the sleeping rule: a segment whose median customer
+    is asleep (median ``days_since_last_order >= sleep_after``) is never "active" (it
+    is "lapsing" at best), and one whose median customer is awake is never "lost".
     """
+    if len(segments) == 1:  # no other segment to compare with
+        return np.array(["all customers"], dtype=object), np.array(["全部客户"], dtype=object)
     cols = [c for c in (RECENCY, FREQUENCY, MONETARY)
             if c in data.columns and pd.api.types.is_numeric_dtype(data[c])]
     data = data[cols]
@@ -79,8 +106,11 @@ def profile_names(
         zh_parts.append(np.array([FREQ_WORDS[x][1] for x in lv]))
     if RECENCY in data.columns:
         # fewer days = more recent = "high" recency
-        p = 1.0 - _pct_rank(data[RECENCY].to_numpy(float), med[RECENCY].to_numpy())
-        lv = _level(p)
+        m = med[RECENCY].to_numpy()
+        lv = _level(1.0 - _pct_rank(data[RECENCY].to_numpy(float), m))
+        sleeping = asleep(m, sleep_after)
+        lv = np.where(sleeping & (lv == "high"), "mid", lv)  # asleep: not active
+        lv = np.where(~sleeping & (lv == "low"), "mid", lv)  # awake: not lost
         en_parts.append(np.array([RECENCY_WORDS[x][0] for x in lv]))
         zh_parts.append(np.array([RECENCY_WORDS[x][1] for x in lv]))
     if not en_parts:
@@ -254,3 +284,127 @@ def segment_profiles(
     return profiles_from_aggregates(order, sizes.to_numpy(), n_customers=len(assignments),
                                     names=names, means=means, medians=medians,
                                     revenue=revenue)
+
+
+# --------------------------------------------------------------------------- for people
+
+#: Headers of :func:`readable_profiles` per language: profile column -> header.
+_HEADERS = {
+    "en": {"segment": "Segment", "name": "Name", "size": "Customers",
+           "share": "Share of customers",
+           f"{RECENCY}_median": "Days since last order (median)",
+           f"{FREQUENCY}_median": "Orders (median)",
+           f"{MONETARY}_median": "Total spend (median)",
+           "avg_order_value_median": "Average order value (median)",
+           "revenue": "Revenue", "revenue_share": "Share of revenue",
+           "median": "{} (median)"},
+    "zh": {"segment": "分群", "name": "名称", "size": "客户数", "share": "客户占比",
+           f"{RECENCY}_median": "距上次购买天数（中位数）",
+           f"{FREQUENCY}_median": "订单数（中位数）",
+           f"{MONETARY}_median": "消费金额（中位数）",
+           "avg_order_value_median": "客单价（中位数）",
+           "revenue": "销售额", "revenue_share": "销售额占比",
+           "median": "{}（中位数）"},
+}
+_NAME_COLUMN = {"en": "segment_name", "zh": "segment_name_zh"}
+_MONEY_COLUMNS = (f"{MONETARY}_median", "avg_order_value_median", "revenue")
+
+
+def _percent(v: float) -> str:
+    return "" if pd.isna(v) else f"{v:.1%}"
+
+
+def _number(v: float) -> str:
+    """Whole or large numbers without decimals ("1,234"), others with one ("1.5"), or
+    two below 1 ("0.37", e.g. a probability)."""
+    if pd.isna(v):
+        return ""
+    if float(v).is_integer() or abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.1f}" if abs(v) >= 1 else f"{v:.2f}"
+
+
+def readable_profiles(
+    result_or_profiles: object, *, currency: str | None = None, language: str = "en"
+) -> pd.DataFrame:
+    """The segment table for people: readable headers, percentages, money with its currency.
+
+    One row per segment, in the order of the profiles: segment id, name, customers and
+    their share, the medians of days since the last order, orders, total spend (and
+    average order value and the other KMeans features when profiled), then the
+    segment's revenue and its share of all revenue; columns whose data is absent are
+    left out. Every cell but the segment id is text (``"1,250"``, ``"12.5%"``,
+    ``"£1,250"``, empty when unknown): the table is for reading (report, command line),
+    not for computing; use :func:`segment_profiles` for numbers.
+
+    Parameters
+    ----------
+    result_or_profiles : SegmentationResult, RfmSegmentation or pandas.DataFrame
+        A segmentation result, its ``profiles`` table, or a per-customer table with
+        ``segment`` (profiled with :func:`segment_profiles`). Not modified.
+    currency : str, optional
+        ISO code (e.g. ``"GBP"``) for the money columns; None: no currency sign.
+    language : {"en", "zh"}, default "en"
+        Header language. "en" shows the bilingual ``segment_name``; "zh" the Chinese
+        name.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    CrmDataError
+        Unknown ``language`` or currency, or a table without ``segment``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "segment": [1, 2, 2, 2],
+    ...                   "days_since_last_order": [3, 200, 150, 400],
+    ...                   "n_orders": [9, 1, 2, 1], "total_amount": [600.0, 100, 200, 100]})
+    >>> readable_profiles(a, currency="USD").iloc[0].to_dict()  # doctest: +NORMALIZE_WHITESPACE
+    {'Segment': 1, 'Customers': '1', 'Share of customers': '25.0%',
+     'Days since last order (median)': '3', 'Orders (median)': '9',
+     'Total spend (median)': '$600', 'Revenue': '$600', 'Share of revenue': '60.0%'}
+    """
+    if language not in _HEADERS:
+        raise CrmDataError(
+            f"The 'language' parameter must be one of {sorted(_HEADERS)}. Got {language!r}."
+        )
+    currency = check_currency(currency)
+    source = result_or_profiles
+    if not isinstance(source, pd.DataFrame):
+        profiles = getattr(source, "profiles", None)
+        if not isinstance(profiles, pd.DataFrame):
+            raise CrmDataError(
+                "readable_profiles needs a segmentation result, its profiles table or a "
+                f"table with a segment column. Got {type(source).__name__}."
+            )
+        source = profiles
+    if "size" not in source.columns or "share" not in source.columns:
+        source = segment_profiles(source)
+    h = _HEADERS[language]
+    medians = [f"{RECENCY}_median", f"{FREQUENCY}_median", f"{MONETARY}_median",
+               "avg_order_value_median"]
+    if "feature_columns" in getattr(type(result_or_profiles), "__dataclass_fields__", {}):
+        medians += [f"{c}_median" for c in result_or_profiles.feature_columns.values()
+                    if f"{c}_median" not in medians]
+    out = pd.DataFrame({h["segment"]: source["segment"].to_numpy()})
+    name = _NAME_COLUMN[language]
+    if name in source.columns:
+        out[h["name"]] = source[name].to_numpy()
+    out[h["size"]] = [f"{int(v):,}" for v in source["size"]]
+    out[h["share"]] = [_percent(v) for v in source["share"]]
+    for col in [*medians, "revenue"]:
+        if col not in source.columns:
+            continue
+        header = h.get(col) or h["median"].format(col.removesuffix("_median"))
+        if col in _MONEY_COLUMNS:
+            out[header] = ["" if pd.isna(v) else format_money(v, currency)
+                           for v in source[col]]
+        else:
+            out[header] = [_number(v) for v in source[col]]
+    if "revenue_share" in source.columns:
+        out[h["revenue_share"]] = [_percent(v) for v in source["revenue_share"]]
+    return out
