@@ -40,6 +40,7 @@ ANALYSIS_RANK: dict[str, int] = {
     "crm_analytics.ltv": 2,
     "crm_analytics.segments": 3,
     "crm_analytics.lifecycle": 2,
+    "crm_analytics.uplift": 3,
 }
 DEFAULT_ANALYSIS_RANK = 1
 ANALYSIS_LAYER = 3
@@ -49,6 +50,7 @@ ANALYSIS_LAYER = 3
 LAYERS: dict[str, int] = {
     "crm_analytics._core": 0,
     "crm_analytics.simulate": 0,
+    "crm_analytics.simulate_uplift": 0,
     "crm_analytics.backends": 1,
     "crm_analytics.orders": 2,
     "crm_analytics.fitting": 2,
