@@ -12,6 +12,7 @@ import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 
+from crm_analytics._core.errors import CrmDataError
 from crm_analytics.cli import main
 from crm_analytics.orders.datasets import sample_data_dir
 
@@ -102,9 +103,8 @@ def test_validate_with_as_of_keeps_the_reader_report(tmp_path: Path, capsys) -> 
     path.write_text("customer_id,order_id,order_date,amount,status\n1,a,2024-01-01,10,paid\n"
                     "2,b,2024-01-02,5,refunded\n", encoding="utf-8")
     assert main(["validate", str(path), "--as-of", "2024-01-31"]) == 0
-    assert "excluded 1 rows" in capsys.readouterr().out
-    assert main(["validate", str(path), "--as-of", "2023-12-31"]) == 1
-    assert "after as_of" in capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "excluded 1" in out and "refunded" in out
 
 
 def test_report_on_several_parquet_files_runs_in_the_engine(tmp_path: Path,
@@ -160,7 +160,7 @@ def test_report_without_repeat_customers_still_writes_the_rest(tmp_path: Path) -
     out = tmp_path / "r"
     assert main(["report", str(path), "--out-dir", str(out), "--quiet"]) == 0
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "Churn model not fitted" in page and "n/a (needs repeat customers)" in page
+    assert "Churn model not fitted" in page and "n/a (" in page
     customers = pd.read_csv(out / "customers.csv", encoding="utf-8-sig")
     assert len(customers) == 30 and customers["p_alive"].isna().all()
 
@@ -185,6 +185,7 @@ def test_help_loads_no_scientific_stack(argv: list[str]) -> None:
     assert "LOADED []" in proc.stdout
 
 
+
 def test_options_are_spelled_as_in_python(capsys) -> None:
     """Each option is its Python parameter with dashes (as_of -> --as-of, ...)."""
     from crm_analytics.cli import _parser
@@ -194,20 +195,19 @@ def test_options_are_spelled_as_in_python(capsys) -> None:
     text = capsys.readouterr().out
     for option in ("--as-of", "--out-dir", "--sleep-after", "--horizon-months",
                    "--monthly-discount-rate", "--margin-rate", "--n-clusters",
-                   "--memory-limit"):
+                   "--memory-limit", "--columns", "--dayfirst", "--date-format", "--decimal",
+                   "--currency"):
         assert option in text, option
-    assert "--k " not in text and "--out " not in text  # old spellings are not advertised
+    assert "--out " not in text  # the old spelling is not advertised
 
 
-def test_old_k_still_works_with_a_note(tmp_path: Path, capsys) -> None:
+def test_k_is_the_same_option_as_n_clusters_without_a_note(capsys) -> None:
     from crm_analytics.cli import _parser
 
-    assert _parser().parse_args(["segments", "x.csv", "--k", "3"]).n_clusters == 3
-    assert "--k is deprecated" in capsys.readouterr().err
-    # through main: the note, then the usual missing-file message
-    assert main(["segments", str(tmp_path / "nope.csv"), "--k", "3"]) == 2
-    err = capsys.readouterr().err
-    assert "--k is deprecated" in err and "use --n-clusters" in err and "nope.csv" in err
+    for command in (["segments", "x.csv"], ["report"]):
+        assert _parser().parse_args([*command, "--k", "3"]).n_clusters == 3
+        assert _parser().parse_args([*command, "--n-clusters", "5"]).n_clusters == 5
+    assert "deprecated" not in capsys.readouterr().err
 
 
 def test_old_report_out_still_works_with_a_note(tmp_path: Path, capsys) -> None:
@@ -218,10 +218,336 @@ def test_old_report_out_still_works_with_a_note(tmp_path: Path, capsys) -> None:
     assert "--out is deprecated" in err and "use --out-dir" in err
 
 
-def test_old_and_new_spelling_together_is_an_error(capsys) -> None:
-    import pytest
+def test_old_and_new_spelling_together_is_an_error(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--out", str(tmp_path / "a"), "--out-dir", str(tmp_path / "b")])
+    assert exit_info.value.code == 2
+    assert "give --out-dir only" in capsys.readouterr().err
+
+
+# -- reading options: --columns, --dayfirst, --date-format, --decimal, --currency -------------
+
+UK_RETAIL = (
+    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    "536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26,2.55,17850.0,United Kingdom\n"
+    "536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26,3.39,17850.0,United Kingdom\n"
+    "536366,22633,HAND WARMER UNION JACK,6,2010-12-01 08:28,1.85,17850.0,United Kingdom\n"
+    "536367,84879,ASSORTED COLOUR BIRD,32,2010-12-01 08:34,1.69,13047.0,United Kingdom\n"
+    "536368,22960,JAM MAKING SET,6,2010-12-01 08:34,4.25,13047.0,United Kingdom\n"
+    "536369,21756,BATH BUILDING BLOCK,3,2010-12-01 08:35,5.95,13047.0,United Kingdom\n"
+    "536370,22728,ALARM CLOCK BAKELIKE,24,2010-12-01 08:45,3.75,12583.0,France\n"
+)
+UK_COLUMNS = ("customer_id=CustomerID,order_id=InvoiceNo,order_date=InvoiceDate,"
+              "quantity=Quantity,unit_price=UnitPrice")
+
+
+@pytest.fixture
+def uk_retail(tmp_path: Path) -> Path:
+    """A line-item table shaped like a UK online retailer's export (one row per item)."""
+    path = tmp_path / "online_retail.csv"
+    path.write_text(UK_RETAIL, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def reader_calls(monkeypatch) -> list[dict]:
+    """The keyword arguments each read_orders call got (the call then stops the command)."""
+    import crm_analytics.orders.readers as readers
+
+    calls: list[dict] = []
+
+    def spy(path, **kwargs):
+        calls.append(kwargs)
+        raise CrmDataError("stopped by the test")
+
+    monkeypatch.setattr(readers, "read_orders", spy)
+    return calls
+
+
+def test_parse_columns_reads_spaces_chinese_and_quotes() -> None:
+    from crm_analytics.cli import parse_columns
+
+    assert parse_columns(UK_COLUMNS) == {
+        "customer_id": "CustomerID", "order_id": "InvoiceNo", "order_date": "InvoiceDate",
+        "quantity": "Quantity", "unit_price": "UnitPrice"}
+    assert parse_columns("customer_id=买家 会员名, order_date = Created at ,") == {
+        "customer_id": "买家 会员名", "order_date": "Created at"}
+    assert parse_columns("""amount="Total, incl. VAT",margin='a=b'""") == {
+        "amount": "Total, incl. VAT", "margin": "a=b"}
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("customer_id", "'customer_id'"), ("customer_id=CustomerID,order_id", "'order_id'"),
+    ("=CustomerID", "'=CustomerID'"), ("customer_id=", "'customer_id='"),
+    ('amount="Total', "not closed"), ("amount=A,amount=B", "mapped twice"),
+])
+def test_malformed_columns_item_exits_2_naming_it(text: str, shown: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "orders.csv", "--columns", text])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--columns" in err and shown in err
+    if "mapped twice" not in shown:
+        assert "--columns customer_id=CustomerID,order_id=InvoiceNo" in err
+
+
+@pytest.mark.parametrize("command", [["validate"], ["segments"], ["report", "--quiet"]])
+def test_reading_options_reach_read_orders(command: list[str], uk_retail: Path,
+                                           reader_calls: list[dict], tmp_path: Path) -> None:
+    extra = ["--out-dir", str(tmp_path / "r")] if command[0] == "report" else []
+    code = main([command[0], str(uk_retail), *command[1:], *extra,
+                 "--columns", UK_COLUMNS, "--dayfirst", "--date-format", "%Y-%m-%d %H:%M",
+                 "--decimal", ",", "--currency", "gbp"])
+    assert code == (1 if command[0] == "validate" else 2)
+    (kwargs,) = reader_calls
+    assert kwargs["columns"]["order_id"] == "InvoiceNo"
+    assert kwargs["columns"]["unit_price"] == "UnitPrice"
+    assert kwargs["dayfirst"] is True and kwargs["date_format"] == "%Y-%m-%d %H:%M"
+    assert kwargs["decimal"] == "," and kwargs["currency"] == "GBP"
+    assert kwargs["return_report"] is True
+
+
+def test_no_dayfirst_and_unset_options(uk_retail: Path, reader_calls: list[dict]) -> None:
+    main(["validate", str(uk_retail), "--no-dayfirst"])
+    main(["validate", str(uk_retail)])
+    assert reader_calls[0]["dayfirst"] is False
+    assert not {"dayfirst", "columns", "decimal", "currency"} & set(reader_calls[1])
+
+
+def test_bad_currency_exits_2(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "orders.csv", "--currency", "pounds"])
+    assert exit_info.value.code == 2
+    assert "--currency GBP" in capsys.readouterr().err
+
+
+def test_validate_line_items_with_columns(uk_retail: Path, capsys) -> None:
+    """The UK retail table: 7 item rows, 6 invoices, 3 customers; ids keep their digits."""
+    assert main(["validate", str(uk_retail), "--columns", UK_COLUMNS, "--currency", "GBP"]) == 0
+    out = capsys.readouterr().out
+    assert "6 orders from 3 customers" in out and "2010-12-01 to 2010-12-01" in out
+    assert "GBP" in out
+
+
+def test_report_line_items_with_columns(uk_retail: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "r"
+    assert main(["report", str(uk_retail), "--columns", UK_COLUMNS, "--currency", "GBP",
+                 "--out-dir", str(out), "--quiet"]) == 0
+    customers = pd.read_csv(out / "customers.csv", dtype={"customer_id": str},
+                            encoding="utf-8-sig")
+    assert set(customers["customer_id"]) == {"17850", "13047", "12583"}
+    assert "yuan" not in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_segments_line_items_with_columns(uk_retail: Path, tmp_path: Path) -> None:
+    out = tmp_path / "seg.csv"
+    assert main(["segments", str(uk_retail), "--columns", UK_COLUMNS, "--out", str(out),
+                 "--k", "2"]) == 0
+    seg = pd.read_csv(out, dtype={"customer_id": str}, encoding="utf-8-sig")
+    assert set(seg["customer_id"]) == {"17850", "13047", "12583"}
+
+
+DAY_FIRST = ("customer_id,order_id,order_date,amount\n"
+             "a,1,1/12/2010 8:26,10\n"
+             "a,2,13/12/2010 9:00,20\n"
+             "b,3,5/1/2011 10:00,30\n")
+
+
+def test_validate_day_first_file_with_dayfirst(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "dayfirst.csv"
+    path.write_text(DAY_FIRST, encoding="utf-8")
+    assert main(["validate", str(path), "--dayfirst"]) == 0
+    assert "2010-12-01 to 2011-01-05" in capsys.readouterr().out
+    assert main(["validate", str(path), "--date-format", "%d/%m/%Y %H:%M"]) == 0
+    assert "2010-12-01 to 2011-01-05" in capsys.readouterr().out
+
+
+# -- --as-of ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["03/04/2024", "2024-3-4", "20240304", "2024-02-30", "soon"])
+def test_as_of_must_be_iso(value: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "orders.csv", "--as-of", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert repr(value) in err and "YYYY-MM-DD" in err and "--as-of 2024-03-04" in err
+
+
+@pytest.fixture
+def small_orders(tmp_path: Path) -> Path:
+    path = tmp_path / "orders.csv"
+    rows = ["customer_id,order_id,order_date,amount"]
+    rows += [f"c{i % 7},{i},2024-01-{1 + i % 28:02d},{10 + i}" for i in range(40)]
+    rows += ["c1,90,2024-03-01,15", "c2,91,2024-03-02,25"]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_validate_as_of_before_orders_leaves_them_out(small_orders: Path, capsys) -> None:
+    assert main(["validate", str(small_orders), "--as-of", "2024-02-15"]) == 0
+    captured = capsys.readouterr()
+    assert "2 orders are dated after the as-of day 2024-02-15 and left out" in captured.err
+    assert "40 orders" in captured.out
+
+
+def test_report_as_of_before_orders_says_so(small_orders: Path, tmp_path: Path,
+                                            capsys) -> None:
+    assert main(["report", str(small_orders), "--as-of", "2024-02-15", "--quiet",
+                 "--out-dir", str(tmp_path / "r")]) == 0
+    assert "2 orders are dated after the as-of day" in capsys.readouterr().err
+
+
+def test_as_of_long_after_the_last_order_warns(small_orders: Path, capsys) -> None:
+    assert main(["validate", str(small_orders), "--as-of", "2024-09-01"]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "183 days after the last order (2024-03-02)" in err
+    assert "sleeping" in err
+    assert main(["validate", str(small_orders), "--as-of", "2024-09-01",
+                 "--sleep-after", "200"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+# -- version, quiet ---------------------------------------------------------------------------
+
+def test_version(capsys) -> None:
+    import crm_analytics
 
     with pytest.raises(SystemExit) as exit_info:
-        main(["segments", "x.csv", "--k", "3", "--n-clusters", "4"])
-    assert exit_info.value.code == 2
-    assert "give --n-clusters only" in capsys.readouterr().err
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"crm-analytics {crm_analytics.__version__}"
+    proc = subprocess.run([sys.executable, "-m", "crm_analytics", "--version"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("crm-analytics ")
+
+
+def test_quiet_report_keeps_the_headline(small_orders: Path, tmp_path: Path, capsys) -> None:
+    assert main(["report", str(small_orders), "--quiet", "--out-dir", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "Customers: 7" in out and "Report written to" in out
+
+
+# -- unusable inputs and outputs: exit 2 with a clear message ---------------------------------
+
+def test_validate_directory_is_bad_input(tmp_path: Path, capsys) -> None:
+    assert main(["validate", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder" in err and "NOT valid" not in err and "unexpected" not in err
+
+
+@pytest.mark.parametrize("encoding", ["no-such-codec", "utf-16"])
+def test_validate_bad_encoding_is_bad_input(encoding: str, small_orders: Path, capsys) -> None:
+    assert main(["validate", str(small_orders), "--encoding", encoding]) == 2
+    err = capsys.readouterr().err
+    assert "encoding" in err and "unexpected" not in err and "Traceback" not in err
+
+
+@pytest.fixture
+def parquet_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    orders = pd.DataFrame({"customer_id": ["a", "b", "a", "c"], "order_id": ["1", "2", "3", "4"],
+                           "order_date": pd.to_datetime(["2024-01-01", "2024-01-05",
+                                                         "2024-02-01", "2024-02-03"]),
+                           "amount": [10.0, 20.0, 30.0, 40.0]})
+    orders.iloc[:2].to_parquet(folder / "p1.parquet")
+    orders.iloc[2:].to_parquet(folder / "p2.parquet")
+    return folder
+
+
+def test_validate_glob_without_match_is_bad_input(parquet_dir: Path, capsys) -> None:
+    assert main(["validate", str(parquet_dir / "nothing*.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert "No file matches" in err and "unexpected" not in err
+
+
+@pytest.mark.parametrize("how", ["glob", "files"])
+def test_validate_parquet_files_through_the_engine(how: str, parquet_dir: Path,
+                                                   capsys) -> None:
+    paths = ([str(parquet_dir / "*.parquet")] if how == "glob"
+             else [str(parquet_dir / "p1.parquet"), str(parquet_dir / "p2.parquet")])
+    assert main(["validate", *paths]) == 0
+    captured = capsys.readouterr()
+    assert "OK:" in captured.out and "4 orders kept" in captured.out
+    assert "2024-01-01 to 2024-02-03" in captured.out
+    assert "unexpected" not in captured.err
+
+
+def test_engine_sources_refuse_reader_options(parquet_dir: Path, capsys) -> None:
+    assert main(["validate", str(parquet_dir / "*.parquet"), "--dayfirst"]) == 2
+    assert "--dayfirst apply to one file" in capsys.readouterr().err
+
+
+def test_segments_out_under_a_file_is_bad_input(small_orders: Path, tmp_path: Path,
+                                               capsys) -> None:
+    afile = tmp_path / "afile.txt"
+    afile.write_text("x", encoding="utf-8")
+    assert main(["segments", str(small_orders), "--out", str(afile / "seg.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "unexpected" not in err
+
+
+def test_report_out_dir_that_is_a_file_is_bad_input(small_orders: Path, tmp_path: Path,
+                                                    capsys) -> None:
+    afile = tmp_path / "afile.txt"
+    afile.write_text("x", encoding="utf-8")
+    assert main(["report", str(small_orders), "--out-dir", str(afile), "--quiet"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_invalid_memory_limit_refused_for_one_file(small_orders: Path, tmp_path: Path,
+                                                   capsys) -> None:
+    out = tmp_path / "r"
+    assert main(["report", str(small_orders), "--memory-limit", "lots", "--quiet",
+                 "--out-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--memory-limit 'lots'" in err and "2GB" in err
+    assert not (out / "report.html").exists()
+
+
+def test_any_os_error_is_a_clear_exit_2(monkeypatch, small_orders: Path, capsys) -> None:
+    import crm_analytics.orders.readers as readers
+
+    def refuse(path, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(readers, "read_orders", refuse)
+    assert main(["validate", str(small_orders)]) == 2
+    err = capsys.readouterr().err
+    assert "Permission denied" in err and str(small_orders) in err and "unexpected" not in err
+
+
+# -- messages --------------------------------------------------------------------------------
+
+def test_messages_keep_command_line_fixes_intact() -> None:
+    from crm_analytics.cli import _explain
+
+    fix = "--columns customer_id=Customer ID,order_id=Invoice-No,order_date=Invoice-Date"
+    text = _explain(CrmDataError("The file has no column 'customer_id'. " * 3
+                                 + f"Command line: {fix}"))
+    assert fix in text.replace("\n", " ")
+    assert all(len(line) <= 100 or "--columns" in line for line in text.splitlines())
+    assert not any(re.search(r"--[a-z-]+$", line) for line in text.splitlines())
+    long = _explain(CrmDataError("x" * 83 + " pass --dayfirst --date-format '%d/%m/%Y' now"))
+    assert "--date-format '%d/%m/%Y'" in long.splitlines()[1]
+
+
+def test_python_fix_gets_its_command_line_form() -> None:
+    from crm_analytics.cli import _explain
+
+    text = _explain(CrmDataError("No 'amount' column. Pass columns={'amount': 'Total paid'} "
+                                 "to read_orders, or dayfirst=True."))
+    flat = text.replace("\n", " ")
+    assert '--columns amount="Total paid"' in flat and "--dayfirst" in flat
+
+
+def test_reading_options_without_a_file_are_refused(capsys) -> None:
+    assert main(["report", "--dayfirst", "--quiet"]) == 2
+    assert "--dayfirst: reading options for an order file" in capsys.readouterr().err
+
+
+def test_validate_glob_with_as_of_counts_later_orders(parquet_dir: Path, capsys) -> None:
+    assert main(["validate", str(parquet_dir / "*.parquet"), "--as-of", "2024-01-31"]) == 0
+    captured = capsys.readouterr()
+    assert "2 orders kept up to 2024-01-31" in captured.out
+    assert "2 orders are dated after the as-of day 2024-01-31 and left out" in captured.err
