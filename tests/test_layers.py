@@ -41,6 +41,7 @@ ANALYSIS_RANK: dict[str, int] = {
     "crm_analytics.segments": 3,
     "crm_analytics.lifecycle": 2,
     "crm_analytics.uplift": 3,
+    "crm_analytics.reminders": 2,
 }
 DEFAULT_ANALYSIS_RANK = 1
 ANALYSIS_LAYER = 3
@@ -51,6 +52,7 @@ LAYERS: dict[str, int] = {
     "crm_analytics._core": 0,
     "crm_analytics.simulate": 0,
     "crm_analytics.simulate_uplift": 0,
+    "crm_analytics.simulate_reminders": 0,
     "crm_analytics.backends": 1,
     "crm_analytics.orders": 2,
     "crm_analytics.fitting": 2,
