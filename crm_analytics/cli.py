@@ -7,6 +7,9 @@ Commands
     self-contained ``report.html``. Without ORDERS it runs on the bundled sample.
 ``segments ORDERS ... --out segments.csv``
     KMeans segments of the customers, exported for the messaging tool.
+``target ORDERS --campaigns CAMPAIGNS --cost-per-contact C [--budget B] --out send_list.csv``
+    Whom to send the next campaign to: an uplift model learned from past campaigns with
+    holdouts, and a budgeted send list that keeps its own holdout (``group`` column).
 ``validate ORDERS ...``
     Print what was read: orders kept, every exclusion with its reason, the currency, how
     the dates were read, warnings. Exit code 1 when the data is invalid.
@@ -309,6 +312,38 @@ def _parser() -> argparse.ArgumentParser:
     _add_n_clusters(seg, "segments")
     seg.add_argument("--excel-safe-ids", action="store_true",
                      help="write ids so Excel shows long numbers exactly")
+    seg.add_argument("--raw-cells", action="store_true",
+                     help="write text cells as they are (by default cells starting with "
+                     "= + - @ get a leading ' so Excel does not run them as formulas)")
+    tgt = sub.add_parser("target", help="whom to send the next campaign to: a budgeted send "
+                         "list with its own holdout, learned from past holdout campaigns")
+    _add_input_args(tgt, optional=False)
+    tgt.add_argument("--campaigns", required=True, help="past campaigns CSV: one row per "
+                     "audience member with campaign_id, customer_id, group "
+                     "(treatment/control), start")
+    tgt.add_argument("--cost-per-contact", type=float, required=True,
+                     help="cost of one message")
+    tgt.add_argument("--coupon-cost", type=float, default=0.0,
+                     help="cost of a redeemed coupon (default 0)")
+    tgt.add_argument("--budget", type=float, default=None,
+                     help="most to spend on contacts and coupons (default: no limit)")
+    tgt.add_argument("--max-contacts", type=_positive_int, default=None,
+                     help="most members to contact")
+    tgt.add_argument("--holdout", type=float, default=0.1,
+                     help="share of the list held out to measure the campaign (default 0.1)")
+    tgt.add_argument("--seed", default="0", help="seed of the holdout (use a new one per "
+                     "campaign; default 0)")
+    tgt.add_argument("--metric", default="margin", choices=["margin", "revenue", "conversion"],
+                     help="outcome whose increment is predicted (default margin)")
+    tgt.add_argument("--window-days", type=_positive_int, default=30,
+                     help="days after a campaign start over which its outcome counts "
+                     "(default 30)")
+    tgt.add_argument("--learner", default="t", choices=["t", "x", "dr"],
+                     help="uplift meta-learner (default t)")
+    tgt.add_argument("--margin-rate", type=float, default=None, help="gross margin / revenue, "
+                     "for orders without a margin column")
+    tgt.add_argument("--out", default="send_list.csv",
+                     help="CSV path of the send list (default send_list.csv)")
     val = sub.add_parser("validate", help="check an order file and print what was found")
     _add_input_args(val, optional=False)
     return parser
@@ -624,7 +659,7 @@ def _check_output_file(path: Path) -> None:
 
 
 def _cmd_segments(args: argparse.Namespace) -> int:
-    from crm_analytics.segments import kmeans_segments
+    from crm_analytics.segments import kmeans_segments, readable_profiles
     from crm_analytics.segments.export import export_segments
     from crm_analytics.summary import customer_summary
 
@@ -632,11 +667,63 @@ def _cmd_segments(args: argparse.Namespace) -> int:
     loaded = _load(args)
     _print_notes(_data_notes(loaded, args))
     summary = customer_summary(loaded.orders, as_of=args.as_of)
-    result = kmeans_segments(summary, n_clusters=args.n_clusters)
+    result = kmeans_segments(summary, n_clusters=args.n_clusters, sleep_after=args.sleep_after)
     path = export_segments(result, args.out, extra=[summary],
-                           excel_safe_ids=args.excel_safe_ids)
+                           excel_safe_ids=args.excel_safe_ids,
+                           neutralise_formulas=not args.raw_cells)
     print(f"{len(summary)} customers in {result.k} segments written to {path}")
-    print(result.profiles.to_string(index=False))
+    if result.k_note:
+        print(result.k_note)
+    currency = getattr(loaded.report, "currency", None) if args.currency is None \
+        else args.currency
+    print(readable_profiles(result, currency=currency).to_string(index=False))
+    return EXIT_OK
+
+
+def _read_campaigns(path: Path):
+    import pandas as pd
+
+    _check_input_file(path)
+    try:
+        return pd.read_csv(path, dtype={"customer_id": str, "campaign_id": str},
+                           encoding="utf-8-sig")
+    except (UnicodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise UnusableInput(f"Could not read the campaigns file {path}: {exc}. It must be a "
+                            "UTF-8 CSV with campaign_id, customer_id, group, start.") from exc
+
+
+def _cmd_target(args: argparse.Namespace) -> int:
+    import warnings
+
+    from crm_analytics.uplift import fit_uplift, send_list
+
+    out = Path(args.out)
+    _check_output_file(out)
+    campaigns = _read_campaigns(Path(args.campaigns))
+    loaded = _load(args)
+    if loaded.engine:
+        raise UnusableInput("target reads one order file (it needs the audience's histories "
+                            "in memory); combine the Parquet files or give one file.")
+    _print_notes(_data_notes(loaded, args))
+    model = fit_uplift(loaded.orders, campaigns, metric=args.metric,
+                       window_days=args.window_days, learner=args.learner,
+                       sleep_after=args.sleep_after, margin_rate=args.margin_rate,
+                       random_state=0)
+    print(model.summary())
+    as_of = args.as_of or str(loaded.orders.orders["order_date"].max().date())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = send_list(loaded.orders, model, as_of=as_of,
+                           cost_per_contact=args.cost_per_contact,
+                           coupon_cost=args.coupon_cost, budget=args.budget,
+                           max_contacts=args.max_contacts, holdout=args.holdout,
+                           seed=args.seed)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    result.to_csv(out)
+    print(result.summary())
+    print(f"Send list written to {out} (group=control: do not send; they measure the "
+          "campaign)")
     return EXIT_OK
 
 
@@ -782,7 +869,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if any(a == new or a.startswith(new + "=") for a in given):
             parser.error(f"{old} and {new} are the same option (old and new spelling); "
                          f"give {new} only.")
-    commands = {"report": _cmd_report, "segments": _cmd_segments, "validate": _cmd_validate}
+    commands = {"report": _cmd_report, "segments": _cmd_segments, "validate": _cmd_validate,
+                "target": _cmd_target}
     try:
         return commands[args.command](args)
     except CrmDataError as exc:

@@ -8,6 +8,12 @@ import pandas as pd
 import pytest
 
 from crm_analytics._core.errors import CrmDataError
+from crm_analytics._core.vocab import (
+    REASON_CANCELLED,
+    REASON_NO_CUSTOMER,
+    REASON_REFUNDED,
+    REASON_UNPAID,
+)
 from crm_analytics.orders.encode import prepare_orders
 from crm_analytics.orders.readers import SOURCES, detect_source, read_orders
 from crm_analytics.orders.validate import validate_orders, validation_report
@@ -103,7 +109,7 @@ SHOPIFY_ROWS = (
     "#1006,dave@example.com,pending,,,,no,CNY,35.00,0.00,0.00,35.00,,0.00,Standard,"
     "2024-03-10 10:00:00 +0800,1,Pu-erh,35.00,PE-1,Dave,GD,CN,,0.00,5612345678901239\n"
     # #1007: three line items, another UTC offset: keep the local wall-clock time
-    "#1007,erin@example.com,paid,2024-03-11 09:00:00 -0500,,,no,USD,90.00,5.00,0.00,95.00,"
+    "#1007,erin@example.com,paid,2024-03-11 09:00:00 -0500,,,no,CNY,90.00,5.00,0.00,95.00,"
     "SPRING,0.00,Standard,2024-03-11 08:55:00 -0500,1,Matcha,30.00,MA-1,Erin,NY,US,,0.00,"
     "5612345678901240\n"
     "#1007,,,,,,,,,,,,,,,,2,Whisk,20.00,WH-1,,,,,,\n"
@@ -172,8 +178,8 @@ def test_taobao_gbk_classic_export(taobao_gbk):
 
     assert report.n_rows_in == 7 and report.n_rows_out == 4
     counts = report.excluded["reason"].value_counts()
-    assert counts["closed order (交易关闭)"] == 2
-    assert counts["unpaid order (等待买家付款)"] == 1
+    assert counts[REASON_CANCELLED] == 1  # paid, then closed after a full refund
+    assert counts[REASON_UNPAID] == 2  # closed before payment, and waiting for payment
     assert sorted(report.excluded["order_id"]) == [
         "2901234567890123452", "2901234567890123453", "2901234567890123455"
     ]
@@ -184,7 +190,8 @@ def test_taobao_gbk_classic_export(taobao_gbk):
     }
     assert report.dropped_customers == sorted(["阿强", "老王"])
     text = report.summary()
-    assert "excluded 2 rows: closed order (交易关闭)" in text and "gb18030" in text
+    assert f"excluded 2 orders: {REASON_UNPAID}" in text and "gb18030" in text
+    assert "read as paid before refunds" in text  # 总金额 200 = paid 200, refund 50 on top
 
 
 def test_taobao_utf8_bom_same_result(tmp_path, taobao_gbk):
@@ -222,8 +229,10 @@ def test_taobao_xlsx_export_with_text_ids(tmp_path, taobao_gbk):
 def test_taobao_missing_column_error(tmp_path):
     text = "订单编号,订单状态,买家实际支付金额,订单付款时间\n1,交易成功,10,2016/5/23 22:02\n"
     path = _write(tmp_path / "t.csv", text, "gbk")
-    with pytest.raises(CrmDataError, match=r"no column for customer_id .*买家会员名.*columns="):
+    with pytest.raises(CrmDataError, match=r"no buyer column .*Customer analytics needs the "
+                       r"buyer.*订单报表.*买家会员名 or 买家ID.*--columns customer_id=订单编号") as err:
         read_orders(path)
+    assert "source='generic'" not in str(err.value)
 
 
 def test_taobao_missing_date_column_error(tmp_path):
@@ -249,7 +258,8 @@ def test_taobao_all_orders_excluded_error(tmp_path):
         "订单编号,买家会员名,买家实际支付金额,订单状态,订单创建时间\n"
         "1,a,0,交易关闭,2016/5/23\n2,b,0,等待买家付款,2016/5/24\n"
     )
-    with pytest.raises(CrmDataError, match=r"Every order .* excluded \(1 closed .*1 unpaid"):
+    with pytest.raises(CrmDataError, match=r"Every order .* excluded \(2 never paid\).*"
+                       r"include_unpaid=True"):
         read_orders(_write(tmp_path / "t.csv", text, "gbk"))
 
 
@@ -276,9 +286,9 @@ def test_taobao_line_level_export(tmp_path):
     assert report.n_rows_in == 8 and report.n_rows_out == 3
     reasons = report.excluded.set_index("order_id")["reason"].to_dict()
     assert reasons == {
-        "3000000000000000003": "closed order (交易关闭)",
-        "3000000000000000004": "unpaid order (等待买家付款)",
-        "3000000000000000006": "fully refunded (退款金额 = amount paid)",
+        "3000000000000000003": REASON_CANCELLED,
+        "3000000000000000004": REASON_UNPAID,
+        "3000000000000000006": REASON_REFUNDED,
     }
     assert report.dropped_customers == sorted(["买家丙", "买家丁", "买家戊"])
     assert "combined 8 line items into 6 orders" in report.summary()
@@ -323,11 +333,12 @@ def test_shopify_export_one_row_per_order(shopify_csv):
     assert report.n_rows_in == 10 and report.n_rows_out == 3
     reasons = report.excluded.set_index("order_id")["reason"].to_dict()
     assert reasons == {
-        "#1003": "refunded or voided order (Financial Status)",
-        "#1004": "cancelled order (Cancelled at is set)",
-        "#1005": "no customer (no Email or Customer ID, e.g. a walk-in POS sale)",
-        "#1006": "unpaid order (Financial Status pending/expired)",
+        "#1003": REASON_REFUNDED,
+        "#1004": REASON_UNPAID,  # voided before any payment (no Paid at)
+        "#1005": REASON_NO_CUSTOMER,
+        "#1006": REASON_UNPAID,
     }
+    assert report.currency == "CNY"
     assert report.dropped_customers == ["carol@example.com", "dave@example.com"]
 
 
@@ -359,7 +370,7 @@ def test_shopify_fully_refunded_by_amount(tmp_path):
     orders, report = read_orders(_write(tmp_path / "s.csv", SHOPIFY_HEADER + rows, "utf-8"),
                                  return_report=True)
     assert "#1002" not in set(orders["order_id"])
-    assert "fully refunded (Refunded Amount = Total)" in set(report.excluded["reason"])
+    assert REASON_REFUNDED in set(report.excluded["reason"])
 
 
 def test_shopify_missing_total_error(tmp_path):
@@ -401,10 +412,11 @@ def test_generic_gbk_csv_with_columns(tmp_path):
     assert columns == kept  # the caller's mapping is not changed
 
 
-def test_generic_keeps_na_like_ids(tmp_path):
-    text = "customer_id,order_id,order_date,amount\nNA,null,2024-01-05,1\n"
-    orders = read_orders(_write(tmp_path / "o.csv", text, "utf-8"))
-    assert orders["customer_id"].tolist() == ["NA"] and orders["order_id"].tolist() == ["null"]
+def test_generic_null_marker_customers_are_excluded(tmp_path):
+    text = "customer_id,order_id,order_date,amount\nNA,7,2024-01-05,1\nu1,8,2024-01-06,2\n"
+    orders, report = read_orders(_write(tmp_path / "o.csv", text, "utf-8"), return_report=True)
+    assert orders["customer_id"].tolist() == ["u1"]
+    assert report.excluded["order_id"].tolist() == ["7"]
 
 
 def test_generic_utf16_tab_separated(tmp_path, canonical):
@@ -470,7 +482,7 @@ def test_missing_file(tmp_path):
 
 
 def test_folder_instead_of_file(tmp_path):
-    with pytest.raises(CrmDataError, match=r"is a folder"):
+    with pytest.raises(CrmDataError, match=r"is a directory"):
         read_orders(tmp_path)
 
 

@@ -3,8 +3,14 @@
 :func:`read_orders` reads a file and returns canonical orders through
 :func:`~crm_analytics.orders.validate_orders`, so every source gives the same columns, the
 same errors and the same :class:`~crm_analytics.ValidationReport`. Ids are never parsed as
-floating-point numbers: text files are read as text, and ids stored as 16+ digit numbers in
-Excel or Parquet are refused (their last digits may already be lost).
+floating-point numbers: text files are read as text, ids written from a float column
+(``12346.0``) get their integer text back, and ids stored as 16+ digit numbers in Excel or
+Parquet are refused (their last digits may already be lost).
+
+Tables with several rows per order (line items), returns recorded as reversal invoices
+(``C536379``) or negative quantities, and guest rows without a customer id are combined,
+netted and reported by :func:`~crm_analytics.orders.lines.combine_line_items`, for every
+source.
 
 Platform exports (``source=``, detected from the headers by ``"auto"``):
 
@@ -12,22 +18,32 @@ Platform exports (``source=``, detected from the headers by ``"auto"``):
     Taobao/Tmall seller order reports. The classic ``ExportOrderList*.csv`` (one row per
     order: 订单编号, 买家会员名, 买家实际支付金额, 订单状态, 订单付款时间 ...) and the newer
     line-level export (子订单编号 / 主订单编号 / 买家实付金额 / 退款状态 / 退款金额, summed to
-    one row per 主订单编号 with successful refunds netted out). GBK/GB18030 or UTF-8 with
-    BOM; headers with stray spaces and ``="..."``-wrapped order numbers are handled; columns
-    are matched by name (aliases), never by position. ``order_date`` is the payment time
-    (订单付款时间), else the creation time. Closed (交易关闭), unpaid (等待买家付款) and fully
-    refunded orders are excluded and listed in the report with their reason.
+    one row per 主订单编号). GBK/GB18030 or UTF-8 with BOM; headers with stray spaces and
+    ``="..."``-wrapped order numbers are handled; columns are matched by name (aliases),
+    never by position. ``order_date`` is the payment time (订单付款时间), else the creation
+    time. The paid amount is read once: some reports hold it net of refunds (总金额 =
+    买家实际支付金额 + 退款金额 on every paid row), others before refunds (then 退款金额 is
+    taken off); the reader decides per file and says which in the report. Orders never paid
+    (no 订单付款时间, nothing paid, or an unpaid status), closed orders and orders whose buyer
+    kept nothing are excluded and listed in the report with their reason.
 ``"shopify"``
     Shopify's orders export (one row per line item, order fields on the first row): one row
     per ``Name``; ``customer_id`` is ``Customer ID`` if the file has it (else the
     lower-cased ``Email``); ``order_date`` is ``Paid at`` (else ``Created at``) in the
-    shop's local wall-clock time; ``amount`` is ``Total`` minus ``Refunded Amount``.
-    Cancelled, refunded, voided, unpaid (pending/expired) and customer-less (POS walk-in)
-    orders are excluded and reported.
+    shop's local wall-clock time; ``amount`` is ``Total`` minus ``Refunded Amount``; the
+    currency is the ``Currency`` column. Cancelled, refunded, voided, never paid and
+    customer-less (POS walk-in) orders are excluded and reported.
+
+Both platforms keep ``created_at`` and ``paid_at`` (datetime) when the export has them;
+``read_orders(..., include_unpaid=True)`` also returns every order that was created but
+never paid (status ``"unpaid"``) and those refunded or closed after payment (status
+``"refunded"`` / ``"cancelled"``), for payment analyses. Customer analyses leave those
+statuses out.
 """
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import os
 import zipfile
@@ -38,11 +54,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from crm_analytics._core.checks import closest_column, format_examples
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics._core.vocab import ORDER_COLUMNS
-from crm_analytics.orders.validate import ValidationReport, _parse_money, validate_orders
+from crm_analytics._core.money import check_currency
+from crm_analytics._core.vocab import (
+    NULL_ID_MARKERS,
+    REASON_CANCELLED,
+    REASON_REFUNDED,
+    REASON_UNPAID,
+    REVERSAL_PREFIX,
+)
+from crm_analytics.orders.lines import MAPPABLE_COLUMNS, combine_line_items
+from crm_analytics.orders.validate import ValidationReport, _has_duplicates, validate_orders
+from crm_analytics.orders.values import check_decimal_and_currency, parse_dates, parse_money
 
 __all__ = ["SOURCES", "detect_source", "read_orders"]
 
@@ -53,10 +79,17 @@ _TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
+_GLOB_CHARACTERS = ("*", "?", "[")
 _FORMULA_TEXT = r'^="(.*)"$'  # Excel's ="1930679858170647" trick to keep digits as text
 _SCIENTIFIC = r"^[+-]?\d(\.\d+)?[eE]\+?\d+$"  # 1.93068E+15: an id Excel already rounded
 _UTC_OFFSET = r"\s*(?:[+-]\d{2}:?\d{2}|Z|UTC)$"
 _TOLERANCE = 0.005  # money compared to zero, in currency units
+_CENT = 0.01  # how closely 总金额 must equal paid + refunded on a net report
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # in a header: the file is not text
+
+#: Status a returned (``include_unpaid=True``) order gets, per exclusion reason.
+_RETURNED_STATUS = {REASON_UNPAID: "unpaid", REASON_REFUNDED: "refunded",
+                    REASON_CANCELLED: "cancelled"}
 
 #: Taobao/Tmall header aliases, matched after stripping spaces; first match wins.
 _TAOBAO: dict[str, tuple[str, ...]] = {
@@ -65,6 +98,8 @@ _TAOBAO: dict[str, tuple[str, ...]] = {
     "line_id": ("子订单编号",),
     "customer_id": ("买家会员名", "买家昵称", "买家会员ID", "买家ID", "买家账号"),
     "amount": ("买家实际支付金额", "买家实付金额", "实付金额", "实际支付金额", "买家应付货款"),
+    "total": ("总金额",),
+    "payable": ("买家应付货款", "应付金额"),
     "refund": ("退款金额",),
     "refund_status": ("退款状态",),
     "status": ("订单状态", "交易状态"),
@@ -96,8 +131,9 @@ _SHOPIFY: dict[str, tuple[str, ...]] = {
     "province": ("Billing Province", "Shipping Province", "Billing Province Name"),
     "currency": ("Currency",),
 }
-_SHOPIFY_REFUNDED = frozenset({"refunded", "voided"})
-_SHOPIFY_UNPAID = frozenset({"pending", "expired"})
+_SHOPIFY_REFUNDED = frozenset({"refunded"})
+_SHOPIFY_UNPAID = frozenset({"pending", "expired", "voided"})
+_SHOPIFY_PAID = frozenset({"paid", "partially_paid", "partially_refunded", "refunded"})
 
 #: Headers holding ids, per source (checked for digits lost to floating point).
 _ID_HEADERS: dict[str, tuple[str, ...]] = {
@@ -115,43 +151,67 @@ def read_orders(
     columns: Mapping[str, str] | None = None,
     encoding: str | None = None,
     return_report: bool = False,
+    dayfirst: bool | None = None,
+    date_format: str | None = None,
+    decimal: str | None = None,
+    currency: str | None = None,
+    include_unpaid: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, ValidationReport]:
     """Read an order file (CSV, Parquet, Excel or a platform export) as canonical orders.
 
     Parameters
     ----------
     path : str or path-like
-        ``.csv`` / ``.tsv`` / ``.txt`` (optionally ``.gz``/``.zip`` compressed), ``.parquet``,
-        ``.xlsx`` / ``.xlsm`` (first sheet; ``.xls`` needs ``python-calamine`` or ``xlrd``).
+        One file: ``.csv`` / ``.tsv`` / ``.txt`` (optionally ``.gz``/``.zip`` compressed),
+        ``.parquet``, ``.xlsx`` / ``.xlsm`` (first sheet; ``.xls`` needs
+        ``python-calamine`` or ``xlrd``). Several Parquet files (a list or a glob) are an
+        engine source: ``crm_analytics.engine_source(paths)``.
     source : {"auto", "generic", "taobao", "shopify"}, default "auto"
         ``"taobao"``: Taobao/Tmall seller order export; ``"shopify"``: Shopify orders export
-        (see the module docstring); ``"generic"``: a table that already has one row per
-        order; ``"auto"``: detect from the headers (:func:`detect_source`).
+        (see the module docstring); ``"generic"``: any other table (line items are
+        combined); ``"auto"``: detect from the headers (:func:`detect_source`).
     columns : dict, optional
         Map from canonical name (``customer_id``, ``order_id``, ``order_date``, ``amount``,
-        ``margin``) to the column in the file; for platform exports it overrides the
-        built-in header aliases, e.g. ``{"customer_id": "买家昵称"}``.
+        ``margin``, ``quantity``, ``unit_price``) to the column in the file; for platform
+        exports it overrides the built-in header aliases, e.g. ``{"customer_id": "买家昵称"}``.
+        One file column may fill two roles: ``{"customer_id": "订单编号"}`` makes each order
+        its own customer (for payment analyses of a report without a buyer column).
+        Command line: ``--columns customer_id=CustomerID,order_id=InvoiceNo``.
     encoding : str, optional
         Text encoding of CSV files. By default UTF-8 (with or without BOM) is tried, then
         GB18030 (a superset of GBK, the encoding of Excel and Taobao files in China).
     return_report : bool, default False
         Also return the :class:`~crm_analytics.ValidationReport`: how the file was read
-        and every excluded order with its reason (closed, unpaid, refunded, cancelled ...).
+        and every excluded order with its reason (unpaid, refunded, cancelled, no
+        customer, reversed ...).
+    dayfirst, date_format, decimal : optional
+        How to read dates and amounts (see :func:`~crm_analytics.validate_orders`):
+        ``dayfirst=True`` for ``1/12/2010`` = 1 December, ``date_format`` a strptime
+        format, ``decimal=","`` for ``12,50``. None: decided from the values.
+    currency : str, optional
+        ISO code of the amounts (``"GBP"``); otherwise taken from the file (Shopify's
+        ``Currency`` column) and kept in ``report.currency``.
+    include_unpaid : bool, default False
+        Also return the orders created but never paid (status ``"unpaid"``) and those
+        refunded or closed after payment (``"refunded"`` / ``"cancelled"``), for payment
+        analyses; customer analyses leave these statuses out.
 
     Returns
     -------
     pandas.DataFrame
         Canonical orders as from :func:`~crm_analytics.validate_orders`; platform exports
-        add ``status``, ``product``, ``quantity``, ``province`` (when the file has them) and
-        ``channel`` (``"taobao"`` / ``"shopify"``). With ``return_report=True`` the pair
-        ``(orders, report)``; pass both on with ``prepare_orders(orders, report=report)``.
+        add ``status``, ``product``, ``quantity``, ``province``, ``created_at``,
+        ``paid_at`` (when the file has them) and ``channel`` (``"taobao"`` /
+        ``"shopify"``). With ``return_report=True`` the pair ``(orders, report)``; pass both
+        on with ``prepare_orders(orders, report=report)``.
 
     Raises
     ------
     CrmDataError
-        Missing file, unsupported extension, undecodable text, unknown ``source``,
-        missing platform columns, ids stored as 16+ digit numbers (or in scientific
-        notation), every order excluded, or any error of ``validate_orders``.
+        Missing, unreadable or unsupported file, several files, undecodable text, unknown
+        ``source`` or ``encoding``, missing platform columns (a report without a buyer
+        column), ids stored as 16+ digit numbers (or in scientific notation), several
+        currencies in one file, every order excluded, or any error of ``validate_orders``.
 
     Examples
     --------
@@ -166,48 +226,76 @@ def read_orders(
     0          u1  1930679858170647123    99.5
     1          u2                    9    20.0
     >>> orders, report = read_orders(path, return_report=True)
-    >>> print(report.summary())
-    2 rows in, 2 orders kept.
-    read orders.csv as a generic order file (detected from its headers; utf-8-sig)
+    >>> report.n_rows_in, report.n_rows_out
+    (2, 2)
     """
     if source not in SOURCES:
         raise CrmDataError(
             f"The 'source' parameter of read_orders must be one of {list(SOURCES)} "
-            f"('taobao' also reads Tmall exports). Got {source!r} instead."
+            f"('taobao' also reads Tmall exports; command line: --source taobao). "
+            f"Got {source!r} instead."
         )
     columns = _check_columns(columns)
+    _check_encoding(encoding)
+    decimal, currency = check_decimal_and_currency(decimal, currency)
     file = _check_path(path)
     kind = _file_kind(file)
     raw, used_encoding = _read_raw(file, kind, encoding)
+    raw = _clean_headers(raw)
+    _refuse_unreadable(raw, file)
     if len(raw) == 0:
         raise CrmDataError(
             f"{file.name} has a header row but no orders. Check that the export is not empty."
         )
-    raw = _clean_headers(raw)
     columns = _match_user_columns(columns, raw.columns)
     detected = _detect(raw.columns) if source == "auto" else source
     how = "detected from its headers" if source == "auto" else "source given"
     notes = [f"read {file.name} as a {detected} order file ({how}; {used_encoding})"]
     mapped_ids = [v for k, v in columns.items() if k in ("customer_id", "order_id")]
     _guard_numeric_ids(raw, [*_ID_HEADERS[detected], *mapped_ids])
+    reading = _Reading(dayfirst, date_format, decimal, currency, bool(include_unpaid))
 
     if detected == "generic":
-        if kind != "parquet":  # parquet keeps its own types; text / Excel are read as text
-            raw = _tidy_text(raw)
-        result, report = validate_orders(raw, columns=columns, return_report=True)
-        report = dataclasses.replace(report, notes=notes + list(report.notes))
+        result, report = _generic_orders(raw, kind, columns, reading, notes)
         return (result, report) if return_report else result
 
     _require_user_columns(columns, raw.columns)
     text = _tidy_text(raw)
     if detected == "taobao":
-        orders, reasons, more = _taobao_orders(text, columns)
+        platform = _taobao_orders(text, columns, reading)
     else:
-        orders, reasons, more = _shopify_orders(text, columns)
-    result, report = _finish(orders, reasons, n_rows_in=len(raw), notes=notes + more,
-                             label=detected)
+        platform = _shopify_orders(text, columns, reading)
+    result, report = _finish(platform, n_rows_in=len(raw), notes=notes, label=detected,
+                             reading=reading)
     return (result, report) if return_report else result
 
+
+@dataclasses.dataclass(frozen=True)
+class _Reading:
+    """The user's reading options, passed on to validate_orders and the line combiner."""
+
+    dayfirst: bool | None
+    date_format: str | None
+    decimal: str | None
+    currency: str | None
+    include_unpaid: bool
+
+    def options(self) -> dict[str, object]:
+        """The date and number options that were given (None ones left out)."""
+        given = {"dayfirst": self.dayfirst, "date_format": self.date_format,
+                 "decimal": self.decimal}
+        return {k: v for k, v in given.items() if v is not None}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Platform:
+    """A platform reader's orders, the reason each is left out ("" = kept), and notes."""
+
+    orders: pd.DataFrame
+    reasons: pd.Series
+    notes: list[str]
+    lines: ValidationReport | None = None  # the line combiner's report
+    currency: str | None = None
 
 def detect_source(path_or_columns: str | os.PathLike | pd.DataFrame | Iterable[str]) -> str:
     """Tell which export a file (or a list of headers) is: taobao, shopify or generic.
@@ -253,6 +341,18 @@ def detect_source(path_or_columns: str | os.PathLike | pd.DataFrame | Iterable[s
 
 
 def _check_path(path: object) -> Path:
+    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    if isinstance(path, (list, tuple, set)) or (
+        isinstance(text, str) and any(c in text for c in _GLOB_CHARACTERS)
+        and not Path(text).expanduser().exists()
+    ):
+        raise CrmDataError(
+            f"read_orders reads one file; got {'a list' if text is None else 'a glob'}"
+            f" ({path!r}). Several Parquet files are read by the engine: "
+            "crm_analytics.engine_source(paths) (or pass the glob or list to "
+            "customer_summary / run_report directly; command line: crm-analytics validate "
+            "'orders/*.parquet'). For several CSV files, read each one and concatenate."
+        )
     if isinstance(path, pd.DataFrame):
         raise CrmDataError(
             "read_orders reads a file; for a DataFrame already in memory use "
@@ -270,7 +370,10 @@ def _check_path(path: object) -> Path:
             f"{os.getcwd()!r})."
         )
     if file.is_dir():
-        raise CrmDataError(f"{str(file)!r} is a folder; pass the path of the order file in it.")
+        raise CrmDataError(
+            f"{str(file)!r} is a directory (folder), not a file; pass the path of the order "
+            "file in it."
+        )
     return file
 
 
@@ -328,32 +431,25 @@ def _read_raw(
 
 def _read_text(file: Path, encoding: str | None, nrows: int | None) -> tuple[pd.DataFrame, str]:
     compressed = file.suffix.lower() in _COMPRESSED
-    if encoding is not None:
-        candidates = [encoding]
-    else:
+    if not compressed:
         with file.open("rb") as handle:
-            start = handle.read(2)
-        utf16 = not compressed and start in (b"\xff\xfe", b"\xfe\xff")
-        candidates = ["utf-16"] if utf16 else ["utf-8-sig", "gb18030"]
+            start = handle.read(65536)
+        utf16 = start[:2] in (b"\xff\xfe", b"\xfe\xff")
+        if not utf16 and b"\x00" in start:
+            raise _not_a_table(file, "it holds binary data (NUL bytes)")
+    candidates = [encoding] if encoding is not None else (
+        ["utf-16"] if not compressed and utf16 else ["utf-8-sig", "gb18030"])
     failure: UnicodeError | None = None
     for enc in candidates:
         try:
-            sep = "\t" if file.suffix.lower() == ".tsv" else ","
-            if not compressed and file.suffix.lower() != ".tsv":
-                with file.open(encoding=enc, newline="") as handle:
-                    first = handle.readline()
-                sep = "\t" if first.count("\t") > first.count(",") else ","
-            frame = pd.read_csv(
-                file, sep=sep, dtype=str, encoding=enc, nrows=nrows,
-                keep_default_na=False, na_values=[""],
-            )
-            return frame, enc
+            return _read_csv(file, enc, nrows, compressed), enc
         except UnicodeError as exc:
             failure = exc
         except LookupError as exc:
             raise CrmDataError(
                 f"Unknown encoding {enc!r}. Use a Python codec name such as 'utf-8-sig', "
-                "'gb18030' or 'utf-16', or leave encoding=None to detect it."
+                "'gb18030' or 'utf-16' (command line: --encoding gb18030), or leave "
+                "encoding=None to detect it."
             ) from exc
         except pd.errors.EmptyDataError as exc:
             raise CrmDataError(
@@ -364,14 +460,61 @@ def _read_text(file: Path, encoding: str | None, nrows: int | None) -> tuple[pd.
                 f"{file.name} is not a well-formed CSV file ({exc}). Check the separator and "
                 "quoting, or save it again from Excel as 'CSV UTF-8'."
             ) from exc
+        except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+            if not compressed:
+                raise
+            raise CrmDataError(
+                f"Could not decompress {file.name}: it is not a valid {file.suffix} "
+                f"(gzip/zip ...) compressed file ({exc}). If it is plain text, rename it to "
+                f"{file.stem!r}; otherwise compress it again."
+            ) from exc
     tried = " or ".join(candidates)
     fix = (
-        "Pass encoding='...' (for example 'gb18030' or 'utf-16') if you know it, or save the "
-        "file again as 'CSV UTF-8'."
+        "Pass encoding='...' (for example 'gb18030' or 'utf-16'; command line: --encoding "
+        "gb18030) if you know it, or save the file again as 'CSV UTF-8'."
     )
     if encoding is not None:
         fix = "Leave encoding=None to try UTF-8 and GB18030, or pass the file's real encoding."
     raise CrmDataError(f"Could not decode {file.name} as {tried} ({failure}). {fix}")
+
+
+def _read_csv(file: Path, enc: str, nrows: int | None, compressed: bool) -> pd.DataFrame:
+    sep = "\t" if file.suffix.lower() == ".tsv" else ","
+    if not compressed and file.suffix.lower() != ".tsv":
+        with file.open(encoding=enc, newline="") as handle:
+            first = handle.readline()
+        sep = "\t" if first.count("\t") > first.count(",") else ","
+    return pd.read_csv(file, sep=sep, dtype=str, encoding=enc, nrows=nrows,
+                       keep_default_na=False, na_values=[""])
+
+
+def _not_a_table(file: Path, why: str) -> CrmDataError:
+    return CrmDataError(
+        f"{file.name} is not a readable table: {why}. Export the orders as CSV (UTF-8), "
+        ".xlsx or Parquet and read that file."
+    )
+
+
+def _refuse_unreadable(raw: pd.DataFrame, file: Path) -> None:
+    """Headers with control characters: binary data decoded as text by chance."""
+    names = pd.Series([str(c) for c in raw.columns], dtype="str")
+    if len(names) and names.str.contains(_CONTROL, regex=True).any():
+        raise _not_a_table(file, "its first line holds control characters, not column names")
+
+
+def _check_encoding(encoding: object) -> None:
+    if encoding is None:
+        return
+    try:
+        if not isinstance(encoding, str):
+            raise LookupError(encoding)
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise CrmDataError(
+            f"Unknown encoding {encoding!r}. Use a Python codec name such as 'utf-8-sig', "
+            "'gb18030' or 'utf-16' (command line: --encoding gb18030), or leave "
+            "encoding=None to detect it."
+        ) from exc
 
 
 # ------------------------------------------------------------------------ headers, text
@@ -397,11 +540,12 @@ def _check_columns(columns: Mapping[str, str] | None) -> dict[str, str]:
             "The 'columns' parameter must be a dict from canonical name to your column name, "
             f"e.g. {{'customer_id': '买家会员名'}}; got {type(columns).__name__}."
         )
-    unknown = [k for k in columns if k not in ORDER_COLUMNS]
+    unknown = [k for k in columns if k not in MAPPABLE_COLUMNS]
     if unknown:
         raise CrmDataError(
             f"The 'columns' parameter maps canonical names to your column names; "
-            f"{unknown} are not canonical names. Use keys from {list(ORDER_COLUMNS)}."
+            f"{unknown} are not canonical names. Use keys from {list(MAPPABLE_COLUMNS)} "
+            "(command line: --columns customer_id=<column>,order_id=<column>)."
         )
     return {str(k): str(v) for k, v in columns.items()}
 
@@ -417,8 +561,9 @@ def _require_user_columns(columns: dict[str, str], headers: pd.Index) -> None:
     for canon, name in columns.items():
         if name not in headers:
             raise CrmDataError(
-                f"columns={{{canon!r}: {name!r}}} names a column that is not in the file."
-                f"{closest_column(name, headers)} Columns present: {list(headers)}."
+                f"columns={{{canon!r}: {name!r}}} (command line: --columns {canon}={name}) "
+                f"names a column that is not in the file.{closest_column(name, headers)} "
+                f"Columns present: {list(headers)}."
             )
 
 
@@ -528,8 +673,22 @@ def _find(headers: Iterable[str], aliases: tuple[str, ...], *, case: bool = True
 def _missing(label: str, what: str, aliases: tuple[str, ...], headers: pd.Index) -> CrmDataError:
     return CrmDataError(
         f"The {label} export has no column for {what} (looked for {list(aliases)}). Columns "
-        f"present: {list(headers)}. Pass columns={{'{what}': '<your column>'}} to name it, "
-        "or source='generic' if the file is already one row per order."
+        f"present: {list(headers)}. Pass columns={{'{what}': '<your column>'}} to name it "
+        f"(command line: --columns {what}=<column>), or source='generic' (--source generic) "
+        "if the file is not a platform export."
+    )
+
+
+def _no_buyer(label: str, aliases: tuple[str, ...], headers: pd.Index, export: str,
+              order_col: str | None) -> CrmDataError:
+    """A platform export without any buyer column: say which export has the buyer."""
+    per_order = order_col or "<order number column>"
+    return CrmDataError(
+        f"This {label} export has no buyer column (looked for {list(aliases)}; columns "
+        f"present: {list(headers)}). Customer analytics needs the buyer of each order: "
+        f"{export} For order-level numbers only (such as payment timing), each order can be "
+        f"its own customer: columns={{'customer_id': '{per_order}'}} (command line: "
+        f"--columns customer_id={per_order})."
     )
 
 
@@ -552,29 +711,138 @@ def _require_amounts(amount: pd.Series, keep: pd.Series, ids: pd.Series, col: st
         raise CrmDataError(
             f"Column {col!r} (the amount paid) is empty for {int(gap.sum())} paid orders "
             f"({format_examples(ids[gap])}). Fill it in, or map another column with "
-            "columns={'amount': '<column>'}."
+            "columns={'amount': '<column>'} (command line: --columns amount=<column>)."
         )
+
+
+
+# ----------------------------------------------------------------------------- generic
+
+
+def _generic_orders(raw: pd.DataFrame, kind: str, columns: dict[str, str], reading: _Reading,
+                    notes: list[str]) -> tuple[pd.DataFrame, ValidationReport]:
+    """Any table: map the columns, combine line items when there are any, validate."""
+    if kind != "parquet":  # parquet keeps its own types; text / Excel are read as text
+        raw = _tidy_text(raw)
+    frame = _canonical_frame(raw, columns)
+    if columns:
+        notes = [*notes, "columns mapped: " + ", ".join(f"{k} = {v}" for k, v in columns.items())]
+    lines = None  # (ids written from floats, "12346.0", get their integer text back in both)
+    if _has_line_items(frame):
+        frame, lines = combine_line_items(
+            frame, dayfirst=reading.dayfirst, date_format=reading.date_format,
+            decimal=reading.decimal, return_report=True)
+    if lines is not None and lines.currency is not None and reading.currency is None:
+        reading = dataclasses.replace(reading, currency=lines.currency)
+    result, report = _validate(frame, reading)
+    return result, _merged(report, lines, None, n_rows_in=len(raw), notes=notes, result=result)
+
+
+def _canonical_frame(raw: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """The table with the mapped columns under canonical names (one column may fill two)."""
+    if not columns:
+        return raw
+    missing = [(k, v) for k, v in columns.items() if v not in raw.columns]
+    if missing:
+        canon, name = missing[0]
+        raise CrmDataError(
+            f"columns={{{canon!r}: {name!r}}} (command line: --columns {canon}={name}) names a "
+            f"column that is not in the file.{closest_column(name, raw.columns)} Columns "
+            f"present: {list(map(str, raw.columns))}."
+        )
+    sources = set(columns.values())
+    clashes = [c for c, n in columns.items() if n != c and c in raw.columns and c not in sources]
+    if clashes:
+        raise CrmDataError(
+            f"Mapping would create duplicate column(s) {clashes}: the file already has them. "
+            "Map those names too, or rename the existing columns first."
+        )
+    mapped = {canon: raw[name] for canon, name in columns.items()}
+    kept = raw.drop(columns=[n for n in sources if n not in columns])
+    return kept.assign(**mapped)
+
+
+def _has_line_items(frame: pd.DataFrame) -> bool:
+    """Several rows per order, reversals, or amounts to compute from quantity x unit_price
+    (checked with Arrow: a fraction of a second at millions of rows)."""
+    if not {"customer_id", "order_id", "order_date"} <= set(frame.columns):
+        return False  # validate_orders names what is missing
+    if "amount" not in frame.columns:
+        return {"quantity", "unit_price"} <= set(frame.columns)
+    ids = frame["order_id"]
+    if _has_duplicates(ids if isinstance(ids.dtype, pd.StringDtype) else ids.astype("string")):
+        return True
+    ids = _arrow_text(frame["order_id"])
+    if pc.any(pc.starts_with(ids, REVERSAL_PREFIX)).as_py():
+        return True
+    for col in ("amount", "quantity"):
+        if col not in frame.columns:
+            continue
+        values = frame[col]
+        if pd.api.types.is_numeric_dtype(values):
+            if bool((values < 0).any()):
+                return True
+        elif pc.any(pc.starts_with(pc.utf8_ltrim_whitespace(_arrow_text(values)), "-")).as_py():
+            return True
+    return False
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    if pd.api.types.is_numeric_dtype(values):
+        values = values.astype("string")
+    return pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
+
+
+def _validate(frame: pd.DataFrame, reading: _Reading
+              ) -> tuple[pd.DataFrame, ValidationReport]:
+    """validate_orders with the user's reading options (statuses kept for include_unpaid)."""
+    options = reading.options()
+    if reading.currency is not None:
+        options["currency"] = reading.currency
+    if reading.include_unpaid:
+        options["exclude_statuses"] = set()
+    return validate_orders(frame, return_report=True, **options)
+
+
+def _merged(report: ValidationReport, lines: ValidationReport | None,
+            platform_excluded: pd.DataFrame | None, *, n_rows_in: int, notes: list[str],
+            result: pd.DataFrame) -> ValidationReport:
+    """One report: the reader's and the line combiner's exclusions beside validate's."""
+    parts = [p for p in (lines.excluded if lines else None, platform_excluded, report.excluded)
+             if p is not None and len(p)]
+    excluded = pd.concat(parts, ignore_index=True) if parts else report.excluded
+    dropped: list[str] = []
+    if len(excluded) and "customer_id" in excluded.columns:
+        gone = excluded["customer_id"].dropna().astype(str).str.strip()
+        gone = gone[~gone.str.lower().isin(NULL_ID_MARKERS)]
+        dropped = sorted(set(gone) - set(result["customer_id"]))
+    line_notes = list(lines.notes) if lines else []
+    return dataclasses.replace(
+        report, n_rows_in=n_rows_in, excluded=excluded, dropped_customers=dropped,
+        notes=[*notes, *line_notes, *report.notes],
+    )
 
 
 # --------------------------------------------------------------------------- platforms
 
 
-def _taobao_orders(
-    t: pd.DataFrame, columns: dict[str, str]
-) -> tuple[pd.DataFrame, pd.Series, list[str]]:
-    """Taobao/Tmall export -> (orders with canonical columns, exclusion reason, notes)."""
+def _taobao_orders(t: pd.DataFrame, columns: dict[str, str], reading: _Reading) -> _Platform:
+    """Taobao/Tmall export -> orders with canonical columns, exclusion reasons, notes."""
     col = {key: _find(t.columns, aliases) for key, aliases in _TAOBAO.items()}
     line_level = col["parent_id"] is not None or col["line_id"] is not None
     order_col = columns.get("order_id") or col["parent_id"] or col["order_id"]
     customer_col = columns.get("customer_id") or col["customer_id"]
     amount_col = columns.get("amount") or col["amount"]
-    for what, name, aliases in (
-        ("order_id", order_col, _TAOBAO["parent_id"] + _TAOBAO["order_id"]),
-        ("customer_id", customer_col, _TAOBAO["customer_id"]),
-        ("amount", amount_col, _TAOBAO["amount"]),
-    ):
-        if name is None:
-            raise _missing("Taobao", what, aliases, t.columns)
+    if order_col is None:
+        raise _missing("Taobao", "order_id", _TAOBAO["parent_id"] + _TAOBAO["order_id"],
+                       t.columns)
+    if customer_col is None:
+        raise _no_buyer(
+            "Taobao/Tmall", _TAOBAO["customer_id"], t.columns,
+            "export the order report (订单报表) with the buyer fields (买家会员名 or 买家ID) "
+            "from the seller center, then read that file.", order_col)
+    if amount_col is None:
+        raise _missing("Taobao", "amount", _TAOBAO["amount"], t.columns)
     dates = [columns["order_date"]] if "order_date" in columns else [
         c for c in (col["paid_at"], col["created_at"]) if c
     ]
@@ -586,33 +854,38 @@ def _taobao_orders(
         order_date = order_date.fillna(t[fallback])
 
     status = t[col["status"]] if col["status"] else pd.Series(np.nan, index=t.index, dtype="str")
-    closed = status.isin(_TAOBAO_CLOSED)
-    unpaid = status.isin(_TAOBAO_UNPAID)
-    amount = _parse_money(t[amount_col], amount_col)
+    paid = _money(t[amount_col], amount_col, reading.decimal)
     refund = pd.Series(0.0, index=t.index)
     if col["refund"]:
-        refund = _parse_money(t[col["refund"]], col["refund"]).fillna(0.0)
+        refund = _money(t[col["refund"]], col["refund"], reading.decimal).fillna(0.0)
         if col["refund_status"]:
             done = t[col["refund_status"]].str.contains(_TAOBAO_REFUNDED, na=False)
             refund = refund.where(done, 0.0)
-    keep = ~(closed | unpaid)
+    never_paid = status.isin(_TAOBAO_UNPAID) | ((paid <= _TOLERANCE) & (refund <= _TOLERANCE))
+    if col["paid_at"]:
+        never_paid = never_paid | t[col["paid_at"]].isna()
+    never_paid = never_paid.fillna(False).astype(bool)
+    closed = status.isin(_TAOBAO_CLOSED) & ~never_paid
+    total = _money(t[col["total"]], col["total"], reading.decimal) if col["total"] else None
+    net, money_note = _net_or_gross(paid, refund, total, ~never_paid, amount_col, col)
+    amount = paid if net else (paid - refund)
+    value = total if total is not None else (
+        _money(t[col["payable"]], col["payable"], reading.decimal) if col["payable"] else paid)
+    amount = amount.where(~never_paid, value.fillna(paid)).clip(lower=0.0)
+    keep = ~(closed | never_paid)
     _require_amounts(amount, keep, t[order_col], amount_col)
     lines = pd.DataFrame(
         {
             "customer_id": t[customer_col],
             "order_id": t[order_col],
             "order_date": order_date,
-            "amount": amount - refund,
+            "amount": amount,
             "refund": refund,
             "status": status,
-            "_keep": keep,
-            "_unpaid": unpaid,
         }
     )
     if "margin" in columns:
-        lines["margin"] = _parse_money(t[columns["margin"]], columns["margin"])
-    if col["product"]:
-        lines["product"] = t[col["product"]]
+        lines["margin"] = _money(t[columns["margin"]], columns["margin"], reading.decimal)
     if col["quantity"]:
         lines["quantity"] = pd.to_numeric(t[col["quantity"]], errors="coerce")
     if col["province"]:
@@ -621,64 +894,96 @@ def _taobao_orders(
         lines["province"] = t[col["address"]].str.split(n=1).str[0].astype("str")
     if col["close_reason"]:
         lines["close_reason"] = t[col["close_reason"]]
-    notes = [f"order_date is {' else '.join(dates)}"]
+    for when in ("created_at", "paid_at"):
+        if col[when]:
+            lines[when] = t[col[when]]
+    notes = [f"order_date is {' else '.join(dates)}", money_note]
 
     if line_level:
-        orders = _combine_lines(lines)
-        notes.append(f"combined {len(lines)} line items into {len(orders)} orders by {order_col}")
-        all_unpaid = orders.pop("_all_unpaid")
-        n_keep = orders.pop("_n_keep")
-        closed, unpaid = (n_keep == 0) & ~all_unpaid, (n_keep == 0) & all_unpaid
+        orders, line_report = _taobao_lines(lines, t, col, keep, never_paid, reading)
+        notes.append(f"combined {len(lines)} line items into "
+                     f"{len(orders) + len(line_report.excluded)} orders by {order_col}")
+        never_paid, closed = orders.pop("_never_paid"), orders.pop("_closed")
     else:
-        orders = lines.drop(columns=["_keep", "_unpaid"])
-    if col["refund"]:
-        notes.append(f"netted refunds ({col['refund']}) out of {amount_col}")
-    refunded = (orders["refund"] > 0) & (orders["amount"] <= _TOLERANCE)
+        line_report = None
+        orders = lines.assign(product=t[col["product"]]) if col["product"] else lines
+    refunded = (orders["refund"] > _TOLERANCE) & (orders["amount"] <= _TOLERANCE)
     reasons = pd.Series(
         np.select(
-            [closed.to_numpy(), unpaid.to_numpy(), refunded.to_numpy()],
-            ["closed order (交易关闭)", "unpaid order (等待买家付款)",
-             f"fully refunded ({col['refund']} = amount paid)"],
+            [never_paid.to_numpy(dtype=bool), closed.to_numpy(dtype=bool),
+             refunded.to_numpy(dtype=bool)],
+            [REASON_UNPAID, REASON_CANCELLED, REASON_REFUNDED],
             default="",
         ),
         index=orders.index,
     )
-    orders = orders.drop(columns="refund").assign(channel="taobao")
-    return orders, reasons, notes
+    orders = _platform_times(orders.drop(columns="refund"), reading, col).assign(
+        channel="taobao")
+    if reading.currency is None:
+        notes.append("currency CNY (Taobao/Tmall orders are paid in yuan)")
+    return _Platform(orders, reasons, notes, line_report, "CNY")
 
 
-def _combine_lines(lines: pd.DataFrame) -> pd.DataFrame:
-    """Taobao line items -> one row per 主订单编号 (sums over paid, not-closed lines)."""
-    key = lines["order_id"]
+def _net_or_gross(paid: pd.Series, refund: pd.Series, total: pd.Series | None,
+                  paid_rows: pd.Series, amount_col: str, col: dict[str, str | None]
+                  ) -> tuple[bool, str]:
+    """Whether the paid amount is already net of refunds, decided from the file's rows."""
+    refunded = paid_rows & (refund > _TOLERANCE)
+    if not col["refund"]:
+        return False, f"amount is {amount_col} (the file has no refund column)"
+    if not refunded.any():
+        return False, f"amount is {amount_col} (no refund in the file)"
+    if total is not None:
+        rows = paid_rows & total.notna()
+        gap = (total[rows] - paid[rows].fillna(0.0) - refund[rows]).abs()
+        if len(gap) and (gap <= _CENT + 1e-9).all():
+            return True, (f"{amount_col} read as already net of refunds: {col['total']} = "
+                          f"{amount_col} + {col['refund']} on every paid row "
+                          f"({int(refunded.sum())} refunded)")
+        return False, (f"{amount_col} read as paid before refunds, {col['refund']} taken off "
+                       f"({col['total']} differs from {amount_col} + {col['refund']} on "
+                       f"{int((gap > _CENT + 1e-9).sum())} paid rows)")
+    over = refunded & (refund > paid.fillna(0.0) + _CENT)
+    if over.any():
+        return True, (f"{amount_col} read as already net of refunds: {col['refund']} is larger "
+                      f"than {amount_col} on {int(over.sum())} paid rows")
+    return False, (f"{amount_col} read as paid before refunds, {col['refund']} taken off "
+                   "(the file has no 总金额 column to tell)")
+
+
+def _taobao_lines(lines: pd.DataFrame, t: pd.DataFrame, col: dict[str, str | None],
+                  keep: pd.Series, never_paid: pd.Series, reading: _Reading
+                  ) -> tuple[pd.DataFrame, ValidationReport]:
+    """Taobao sub-orders -> one row per order (sums over the paid lines that stay open)."""
     summed = [c for c in ("amount", "refund", "margin", "quantity") if c in lines.columns]
-    lines = lines.assign(**{c: lines[c].where(lines["_keep"], 0.0) for c in summed})
-    groups = lines.groupby(key, sort=False, dropna=False)
-    spec = {
-        "customer_id": ("customer_id", "first"),
-        "order_date": ("order_date", "first"),
-        "amount": ("amount", "sum"),
-        "refund": ("refund", "sum"),
-        "_n_keep": ("_keep", "sum"),
-        "_all_unpaid": ("_unpaid", "all"),
-    }
-    for extra, how in (("margin", "sum"), ("quantity", "sum"), ("province", "first"),
-                       ("close_reason", "first")):
-        if extra in lines.columns:
-            spec[extra] = (extra, how)
-    orders = groups.agg(**spec)
-    kept_status = lines["status"].where(lines["_keep"])
-    orders["status"] = kept_status.groupby(key, sort=False, dropna=False).first().fillna(
-        groups["status"].first()
-    )
-    if "product" in lines.columns:
-        orders["product"] = _join_by(lines["product"].where(lines["_keep"]), key)
-    return orders.rename_axis("order_id").reset_index()
+    kept_lines = lines.assign(**{c: lines[c].where(keep, 0.0) for c in summed})
+    frame = kept_lines.drop(columns=["refund", "status"])
+    orders, report = combine_line_items(
+        frame, dayfirst=reading.dayfirst, date_format=reading.date_format, return_report=True)
+    key = lines["order_id"].astype("string").str.strip()
+    groups = pd.DataFrame({
+        "refund": kept_lines["refund"], "_n_keep": keep, "_never_paid": never_paid,
+        "status": lines["status"].where(keep), "all_status": lines["status"],
+    }).groupby(key, sort=False)
+    per_order = pd.DataFrame({
+        "refund": groups["refund"].sum(),
+        "_never_paid": groups["_never_paid"].all(),
+        "_closed": groups["_n_keep"].sum() == 0,
+        "status": groups["status"].first().fillna(groups["all_status"].first()),
+    })
+    per_order["_closed"] &= ~per_order["_never_paid"]
+    if col["product"]:
+        per_order["product"] = _join_by(t[col["product"]].where(keep), key)
+    orders = orders.join(per_order, on="order_id")
+    if len(report.excluded):
+        guests = report.excluded
+        report = dataclasses.replace(report, excluded=guests.join(
+            per_order[["status"]], on="order_id").assign(channel="taobao"))
+    return orders, report
 
 
-def _shopify_orders(
-    t: pd.DataFrame, columns: dict[str, str]
-) -> tuple[pd.DataFrame, pd.Series, list[str]]:
-    """Shopify line-item export -> (one row per order, exclusion reason, notes)."""
+def _shopify_orders(t: pd.DataFrame, columns: dict[str, str], reading: _Reading) -> _Platform:
+    """Shopify line-item export -> one row per order, exclusion reasons, notes."""
     col = {key: _find(t.columns, aliases, case=False) for key, aliases in _SHOPIFY.items()}
     order_col = columns.get("order_id") or col["order_id"]
     amount_col = columns.get("amount") or col["amount"]
@@ -690,104 +995,171 @@ def _shopify_orders(
         c for c in (col["customer_id"], col["email"]) if c
     ]
     if not customer_cols:
-        raise _missing("Shopify", "customer_id", _SHOPIFY["customer_id"] + _SHOPIFY["email"],
-                       t.columns)
+        raise _no_buyer(
+            "Shopify", _SHOPIFY["customer_id"] + _SHOPIFY["email"], t.columns,
+            "export the orders again from Shopify admin (Orders > Export), whose file has the "
+            "buyer's 'Email'.", order_col)
     date_cols = [columns["order_date"]] if "order_date" in columns else [
         c for c in (col["paid_at"], col["created_at"]) if c
     ]
     if not date_cols:
         raise _missing("Shopify", "order_date", _SHOPIFY["paid_at"] + _SHOPIFY["created_at"],
                        t.columns)
-    order_level = [amount_col, *customer_cols, *date_cols] + [
-        col[k] for k in ("status", "refund", "cancelled_at", "province", "currency") if col[k]
-    ] + ([columns["margin"]] if "margin" in columns else [])
-    order_level = [c for c in dict.fromkeys(order_level) if c != order_col]
-    key = t[order_col]
-    first = t[order_level].groupby(key, sort=False, dropna=False).first()  # first non-empty
-    order_id = pd.Series(first.index, index=first.index)
-
-    customer = first[customer_cols[0]]
+    customer = t[customer_cols[0]]
     if col["email"] and col["email"] in customer_cols:
-        emails = first[col["email"]].str.lower()
+        emails = t[col["email"]].str.lower()
         customer = emails if customer_cols[0] == col["email"] else customer.fillna(emails)
-    when = first[date_cols[0]]
+    when = t[date_cols[0]]
     for extra in date_cols[1:]:
-        when = when.fillna(first[extra])
-    total = _parse_money(first[amount_col], amount_col)
-    refund = (_parse_money(first[col["refund"]], col["refund"]).fillna(0.0) if col["refund"]
-              else pd.Series(0.0, index=first.index))
-    status = (first[col["status"]].str.lower() if col["status"]
-              else pd.Series(np.nan, index=first.index, dtype="str"))
-    cancelled = (first[col["cancelled_at"]].notna() if col["cancelled_at"]
-                 else pd.Series(False, index=first.index))
-    net = total - refund
+        when = when.fillna(t[extra])
+    lines = pd.DataFrame({
+        "customer_id": customer,
+        "order_id": t[order_col],
+        "order_date": when.str.replace(_UTC_OFFSET, "", regex=True),
+        "amount": t[amount_col],
+    })
+    if "margin" in columns:
+        lines["margin"] = t[columns["margin"]]
+    if col["quantity"]:
+        lines["quantity"] = pd.to_numeric(t[col["quantity"]], errors="coerce")
+    for extra in ("status", "refund", "cancelled_at", "province", "currency", "created_at",
+                  "paid_at"):
+        if col[extra]:
+            lines[f"_{extra}"] = t[col[extra]]
+    orders, line_report = combine_line_items(
+        lines, dayfirst=reading.dayfirst, date_format=reading.date_format,
+        decimal=reading.decimal, return_report=True)
+    if col["product"]:
+        orders["product"] = orders["order_id"].map(
+            _join_by(t[col["product"]], lines["order_id"].astype("string").str.strip()))
+
+    def field(name: str) -> pd.Series:
+        return orders.pop(f"_{name}") if f"_{name}" in orders.columns else pd.Series(
+            np.nan, index=orders.index, dtype="str")
+
+    status = field("status").str.lower()
+    refund = _money(field("refund"), col["refund"] or "refund", reading.decimal).fillna(0.0)
+    cancelled = field("cancelled_at").notna()
+    paid_at = field("paid_at")
+    net = orders["amount"] - refund
+    never_paid = status.isin(_SHOPIFY_UNPAID) | (
+        paid_at.isna() & ~status.isin(_SHOPIFY_PAID) if col["paid_at"] else False)
     checks = [
-        (cancelled, "cancelled order (Cancelled at is set)"),
-        (status.isin(_SHOPIFY_REFUNDED), "refunded or voided order (Financial Status)"),
-        (status.isin(_SHOPIFY_UNPAID), "unpaid order (Financial Status pending/expired)"),
-        ((refund > 0) & (net <= _TOLERANCE), "fully refunded (Refunded Amount = Total)"),
-        (customer.isna(), "no customer (no Email or Customer ID, e.g. a walk-in POS sale)"),
+        (never_paid, REASON_UNPAID),
+        (cancelled, REASON_CANCELLED),
+        (status.isin(_SHOPIFY_REFUNDED), REASON_REFUNDED),
+        ((refund > 0) & (net <= _TOLERANCE), REASON_REFUNDED),
     ]
     reasons = pd.Series(
-        np.select([c.to_numpy(dtype=bool) for c, _ in checks], [r for _, r in checks], ""),
-        index=first.index,
+        np.select([np.asarray(c, dtype=bool) for c, _ in checks], [r for _, r in checks], ""),
+        index=orders.index,
     )
-    _require_amounts(total, reasons == "", order_id, amount_col)
-
-    orders = pd.DataFrame(
-        {
-            "customer_id": customer,
-            "order_id": order_id,
-            "order_date": when.str.replace(_UTC_OFFSET, "", regex=True),
-            "amount": net,
-        }
-    )
-    if "margin" in columns:
-        orders["margin"] = _parse_money(first[columns["margin"]], columns["margin"])
+    _require_amounts(orders["amount"], reasons == "", orders["order_id"], amount_col)
+    orders["amount"] = net.clip(lower=0.0)
     orders["status"] = status
-    if col["product"]:
-        orders["product"] = _join_by(t[col["product"]], key)
-    if col["quantity"]:
-        qty = pd.to_numeric(t[col["quantity"]], errors="coerce")
-        orders["quantity"] = qty.groupby(key, sort=False, dropna=False).sum().to_numpy()
-    for extra in ("province", "currency"):
-        if col[extra]:
-            orders[extra] = first[col[extra]]
-    orders["channel"] = "shopify"
+    province = field("province")
+    if col["province"]:
+        orders["province"] = province
+    file_currency = _one_currency(field("currency"), reading.currency)
+    if file_currency is not None:
+        orders["currency"] = file_currency
+    if col["created_at"]:
+        orders["created_at"] = field("created_at")
+    if col["paid_at"]:
+        orders["paid_at"] = paid_at
+    orders = _platform_times(orders, reading, col).assign(channel="shopify")
     notes = [
-        f"combined {len(t)} line-item rows into {len(orders)} orders by {order_col}",
+        f"combined {len(t)} line-item rows into "
+        f"{len(orders) + len(line_report.excluded)} orders by {order_col}",
         f"customer_id is {' else '.join(customer_cols)}; order_date is "
         f"{' else '.join(date_cols)} (shop's local time); amount is {amount_col}"
         + (f" minus {col['refund']}" if col["refund"] else ""),
     ]
-    return orders.reset_index(drop=True), reasons.reset_index(drop=True), notes
+    if col["paid_at"]:
+        no_time = status.isin(_SHOPIFY_PAID) & paid_at.isna()
+        if no_time.any():
+            notes.append(f"{int(no_time.sum())} orders with a paid status have no "
+                         f"{col['paid_at']}; {col['created_at'] or 'their date'} is used")
+    if file_currency is not None and reading.currency is None:
+        notes.append(f"currency {file_currency} (from the {col['currency']} column)")
+    if len(line_report.excluded):
+        line_report = dataclasses.replace(line_report, excluded=line_report.excluded.drop(
+            columns=[c for c in line_report.excluded.columns if c.startswith("_")]))
+    return _Platform(orders.reset_index(drop=True), reasons.reset_index(drop=True), notes,
+                     line_report, file_currency)
 
 
-def _finish(
-    orders: pd.DataFrame, reasons: pd.Series, *, n_rows_in: int, notes: list[str], label: str
-) -> tuple[pd.DataFrame, ValidationReport]:
+def _money(values: pd.Series, col: str, decimal: str | None) -> pd.Series:
+    """A platform money column as floats (the reading validate_orders uses for amounts)."""
+    return parse_money(values, col, decimal=decimal)[0]
+
+
+def _one_currency(values: pd.Series, given: str | None) -> str | None:
+    """The file's one currency (refusing several), checked against the user's."""
+    found = values.dropna().str.strip().str.upper()
+    counts = found[found != ""].value_counts()
+    if len(counts) > 1:
+        listed = ", ".join(f"{code}: {n} orders" for code, n in counts.items())
+        raise CrmDataError(
+            f"The Currency column holds several currencies ({listed}). Amounts in different "
+            "currencies cannot be added up: export one currency per file (or split this one "
+            "by its Currency column) and read each file on its own."
+        )
+    if len(counts) == 0:
+        return None
+    code = check_currency(str(counts.index[0]), "Currency column")
+    if given is not None and given != code:
+        raise CrmDataError(
+            f"currency={given!r} (command line: --currency {given}) disagrees with the file's "
+            f"Currency column ({code}). Leave currency unset to use the file's, or check the "
+            "file."
+        )
+    return code
+
+
+def _platform_times(orders: pd.DataFrame, reading: _Reading,
+                    headers: dict[str, str | None]) -> pd.DataFrame:
+    """``created_at`` / ``paid_at`` read as validate_orders reads dates (local wall-clock
+    time, one reading per column); ``headers`` names their file columns for messages."""
+    out = orders
+    for name in ("created_at", "paid_at"):
+        if name in out.columns:
+            when = parse_dates(out[name], headers.get(name) or name, dayfirst=reading.dayfirst,
+                               date_format=reading.date_format)[0]
+            out = out.assign(**{name: when})
+    return out
+
+
+def _finish(platform: _Platform, *, n_rows_in: int, notes: list[str], label: str,
+            reading: _Reading) -> tuple[pd.DataFrame, ValidationReport]:
     """Validate the kept orders and put the platform's exclusions into the report."""
+    orders, reasons = platform.orders, platform.reasons
+    notes = [*notes, *platform.notes]
     drop = (reasons != "").to_numpy()
+    if reading.include_unpaid:
+        returned = reasons.isin(list(_RETURNED_STATUS)).to_numpy()
+        if returned.any():
+            orders = orders.copy()
+            orders.loc[returned, "status"] = reasons[returned].map(_RETURNED_STATUS)
+            counts = reasons[returned].map(_RETURNED_STATUS).value_counts()
+            notes.append("include_unpaid: also returned " + ", ".join(
+                f"{n} orders with status {s!r}" for s, n in counts.items())
+                + " (customer analyses leave these statuses out)")
+        drop = drop & ~returned
     excluded = orders[drop].assign(reason=reasons[drop])
     kept = orders[~drop].drop(columns="close_reason", errors="ignore")
     if len(kept) == 0:
-        counts = excluded["reason"].value_counts()
+        parts = [excluded] + ([platform.lines.excluded] if platform.lines else [])
+        counts = pd.concat(parts)["reason"].value_counts()
         summary = "; ".join(f"{n} {reason}" for reason, n in counts.items())
         raise CrmDataError(
             f"Every order in the {label} export is excluded ({summary}), so nothing is left "
-            "to analyse. Export paid orders (or a longer period) and read the file again."
+            "to analyse. Export paid orders (or a longer period) and read the file again"
+            " (for payment analyses: include_unpaid=True)."
         )
-    result, report = validate_orders(kept, return_report=True)
-    parts = [p for p in (excluded, report.excluded) if len(p)]
-    all_excluded = pd.concat(parts, ignore_index=True) if parts else report.excluded
-    dropped: list[str] = []
-    if len(all_excluded):
-        gone = all_excluded["customer_id"].dropna().astype(str).str.strip()
-        dropped = sorted(set(gone) - set(result["customer_id"]))
-    return result, dataclasses.replace(
-        report,
-        n_rows_in=n_rows_in,
-        excluded=all_excluded,
-        dropped_customers=dropped,
-        notes=notes + list(report.notes),
-    )
+    if platform.currency is not None and reading.currency is None:
+        reading = dataclasses.replace(reading, currency=platform.currency)
+    result, report = _validate(kept, reading)
+    report = _merged(report, platform.lines, excluded, n_rows_in=n_rows_in, notes=notes,
+                     result=result)
+    return result, report
