@@ -18,6 +18,16 @@ __version__ = "0.1.0"
 #: so ``import crm_analytics`` and ``crm-analytics --help`` stay fast and load the
 #: scientific stack only when an analysis runs.
 _EXPORTS = {
+    "combine_line_items": "crm_analytics.orders.lines",
+    "readable_profiles": "crm_analytics.segments",
+    "UpliftNotDistinguishableWarning": "crm_analytics.uplift",
+    "QiniResult": "crm_analytics.uplift",
+    "SendList": "crm_analytics.uplift",
+    "UpliftModel": "crm_analytics.uplift",
+    "uplift_curve": "crm_analytics.uplift",
+    "qini": "crm_analytics.uplift",
+    "send_list": "crm_analytics.uplift",
+    "fit_uplift": "crm_analytics.uplift",
     "run_report": "crm_analytics.report",
     "p_order_count": "crm_analytics.churn.scores",
     "p_alive_at": "crm_analytics.churn.scores",
@@ -94,13 +104,17 @@ __all__ = [
     "LiftResult",
     "ModelChoice",
     "PreparedOrders",
+    "QiniResult",
     "RandomizationCheck",
     "RepurchaseRate",
     "RfmSegmentation",
     "SampleRatioMismatchWarning",
     "SegmentationResult",
+    "SendList",
     "SimulatedShop",
     "SpendModel",
+    "UpliftModel",
+    "UpliftNotDistinguishableWarning",
     "ValidationReport",
     "assign_holdout",
     "backtest_churn",
@@ -113,6 +127,7 @@ __all__ = [
     "churn_scores",
     "cohort_repurchase",
     "cohort_revenue",
+    "combine_line_items",
     "customer_summary",
     "days_to_second_order",
     "detect_source",
@@ -121,6 +136,7 @@ __all__ = [
     "export_segments",
     "fit_churn_model",
     "fit_spend_model",
+    "fit_uplift",
     "formula_ltv",
     "holdout_tradeoff",
     "kmeans_segments",
@@ -134,19 +150,23 @@ __all__ = [
     "plan_holdout",
     "predict_ltv",
     "prepare_orders",
+    "qini",
     "reactivation",
     "read_orders",
+    "readable_profiles",
     "reminder_list",
     "repeat_orders_per_customer",
     "repurchase_rate",
     "rfm_segments",
     "run_report",
     "score_customers",
+    "send_list",
     "shop_total",
     "simulate_shop",
     "sleeping_flow",
     "status_overview",
     "suggest_sleep_after",
+    "uplift_curve",
     "validate_orders",
     "validation_report",
 ]
@@ -211,6 +231,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
     )
     from crm_analytics.ltv.predict import shop_total
     from crm_analytics.orders.datasets import load_cdnow, load_sample
+    from crm_analytics.orders.lines import combine_line_items
     from crm_analytics.orders.readers import detect_source, read_orders
     from crm_analytics.orders.validate import ValidationReport, validate_orders, validation_report
     from crm_analytics.report import run_report
@@ -218,6 +239,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
         RfmSegmentation,
         SegmentationResult,
         kmeans_segments,
+        readable_profiles,
         rfm_segments,
     )
     from crm_analytics.segments.export import export_segments
@@ -231,3 +253,13 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
         suggest_sleep_after,
     )
     from crm_analytics.summary import calibration_holdout_split, customer_summary
+    from crm_analytics.uplift import (
+        QiniResult,
+        SendList,
+        UpliftModel,
+        UpliftNotDistinguishableWarning,
+        fit_uplift,
+        qini,
+        send_list,
+        uplift_curve,
+    )

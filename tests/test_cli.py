@@ -551,3 +551,47 @@ def test_validate_glob_with_as_of_counts_later_orders(parquet_dir: Path, capsys)
     captured = capsys.readouterr()
     assert "2 orders kept up to 2024-01-31" in captured.out
     assert "2 orders are dated after the as-of day 2024-01-31 and left out" in captured.err
+
+
+# -- target: the next campaign's send list ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def uplift_files(tmp_path_factory):
+    from crm_analytics.simulate import simulate_shop
+    from crm_analytics.simulate_uplift import simulate_uplift_campaigns
+
+    folder = tmp_path_factory.mktemp("uplift")
+    up = simulate_uplift_campaigns(simulate_shop(4000, seed=21, params={"campaigns": []}),
+                                   n_campaigns=3, seed=2)
+    orders = up.orders[["customer_id", "order_id", "order_date", "amount", "margin"]]
+    orders.to_csv(folder / "orders.csv", index=False)
+    cols = ["campaign_id", "customer_id", "group", "start"]
+    up.campaigns[cols].to_csv(folder / "campaigns.csv", index=False)
+    up.campaigns[cols].assign(group="treatment").to_csv(folder / "no_holdout.csv", index=False)
+    return folder
+
+
+def test_target_writes_a_send_list_with_its_holdout(uplift_files: Path, tmp_path: Path,
+                                                    capsys) -> None:
+    out = tmp_path / "send_list.csv"
+    code = main(["target", str(uplift_files / "orders.csv"), "--campaigns",
+                 str(uplift_files / "campaigns.csv"), "--cost-per-contact", "0.5",
+                 "--budget", "200", "--seed", "9", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    sent = pd.read_csv(out, dtype={"customer_id": str}, encoding="utf-8-sig")
+    assert {"customer_id", "expected_incremental_margin", "group"} <= set(sent.columns)
+    assert set(sent["group"]) == {"treatment", "control"}
+    assert sent.loc[sent["group"] == "treatment", "contact_cost"].sum() <= 200 * 1.01
+    assert "Qini coefficient" in captured.out and "held out" in captured.out
+
+
+def test_target_refuses_history_without_a_holdout(uplift_files: Path, tmp_path: Path,
+                                                  capsys) -> None:
+    code = main(["target", str(uplift_files / "orders.csv"), "--campaigns",
+                 str(uplift_files / "no_holdout.csv"), "--cost-per-contact", "0.5",
+                 "--out", str(tmp_path / "s.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "randomized history" in " ".join(err.split())
+    assert "Traceback" not in err and not (tmp_path / "s.csv").exists()
