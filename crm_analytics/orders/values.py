@@ -313,9 +313,15 @@ def _with_format(raw: pd.Series, col: str, date_format: str) -> pd.Series:
         raise _range_error(col, raw[(years < FIRST_YEAR) | (years > LAST_YEAR)]) from None
 
 
+def _one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous Arrow array (text read from large CSV files comes in chunks)."""
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
 def _text_dates(raw: pd.Series, col: str, dayfirst: bool | None
                 ) -> tuple[pd.Series, str | None]:
-    arr = pa.array(raw.astype("string").str.strip(), type=pa.string(), from_pandas=True)
+    arr = _one_chunk(pa.array(raw.astype("string").str.strip(), type=pa.string(),
+                              from_pandas=True))
     encoded = pc.dictionary_encode(arr)
     distinct = encoded.dictionary  # the distinct texts
     row_valid = encoded.indices.is_valid().to_numpy(zero_copy_only=False)
@@ -566,7 +572,8 @@ def parse_money(
         )
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         return raw.astype(float), None
-    arr = pa.array(raw.astype("string").str.strip(), type=pa.string(), from_pandas=True)
+    arr = _one_chunk(pa.array(raw.astype("string").str.strip(), type=pa.string(),
+                              from_pandas=True))
     encoded = pc.dictionary_encode(arr)
     values = encoded.dictionary
     row_valid = encoded.indices.is_valid().to_numpy(zero_copy_only=False)
