@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics._core.vocab import EXCLUDED_STATUSES
+from crm_analytics._core.vocab import EXCLUDED_STATUSES, REASON_AFTER_AS_OF, REASON_NO_CUSTOMER
 from crm_analytics.orders.datasets import load_cdnow, load_sample
 from crm_analytics.orders.encode import prepare_orders
 from crm_analytics.orders.validate import (
@@ -453,11 +453,12 @@ def test_status_exclusion_report():
     assert out["order_id"].tolist() == ["o1", "o4"]
     assert (report.n_rows_in, report.n_rows_out) == (4, 2)
     assert report.excluded["order_id"].tolist() == ["o2", "o3"]
-    assert report.excluded["reason"].unique().tolist() == ["status is cancelled/refunded"]
+    assert report.excluded["reason"].tolist() == ["cancelled or closed", "fully refunded"]
     assert report.dropped_customers == ["u2"]  # u1 still has an order
     text = report.summary()
     assert "4 rows in, 2 orders kept." in text
-    assert "excluded 2 rows: status is cancelled/refunded" in text
+    assert "excluded 1 order: cancelled or closed" in text
+    assert "excluded 1 order: fully refunded" in text
     assert "1 customers have no remaining order" in text and "u2" in text
     # keeping every status, or another status column
     assert len(validate_orders(raw, exclude_statuses=set())) == 4
@@ -556,10 +557,6 @@ def test_error_all_rows_excluded():
 @pytest.mark.parametrize(
     ("column", "values", "match"),
     [
-        ("customer_id", ["u1", None, "", "nan"],
-         r"Column 'customer_id' is empty in 3 of 4 rows \(row 1: nan; row 2: ''; row 3: 'nan'\)"),
-        ("customer_id", [1.0, np.nan, 2.0, 3.0],
-         r"Column 'customer_id' is empty in 1 of 4 rows \(row 1: nan\)"),
         ("order_id", ["o1", "o2", "  ", "o4"],
          r"Column 'order_id' is empty in 1 of 4 rows \(row 2: '  '\).*Every order needs its "
          r"order_id"),
@@ -567,6 +564,22 @@ def test_error_all_rows_excluded():
 )
 def test_error_null_ids(column, values, match):
     _check(raw_orders(**{column: values}), match)
+
+
+@pytest.mark.parametrize("values", [["u1", None, "", "nan"], ["u1", "N/A", "#N/A", "-"]])
+def test_rows_without_a_customer_are_excluded_and_reported(values):
+    out, report = validate_orders(raw_orders(customer_id=values), return_report=True)
+    assert out["customer_id"].tolist() == ["u1"]
+    assert report.exclusion_counts().set_index("reason")["orders"].to_dict() == {
+        REASON_NO_CUSTOMER: 3}
+    assert report.dropped_customers == []  # a missing id is not a customer
+
+
+def test_float_customer_ids_keep_their_integer_text():
+    out, report = validate_orders(raw_orders(customer_id=[1.0, np.nan, 2.0, 3.0]),
+                                  return_report=True)
+    assert sorted(out["customer_id"]) == ["1", "2", "3"]
+    assert report.exclusion_counts()["orders"].sum() == 1
 
 
 def test_error_float_ids_lost_precision():
@@ -627,9 +640,11 @@ def test_error_duplicate_order_ids():
            r"row 2: 'o1'; row 3: 'o2'\)\. One row per order is expected")
 
 
-def test_error_dates_after_as_of():
-    _check(raw_orders(), r"2 orders are dated after as_of='2024-03-02' \(row 2: '2024-03-05 "
-           r"09:15'; row 3: '2024-03-06 20:00'\)\. Use a later as_of", as_of="2024-03-02")
+def test_orders_after_as_of_are_left_out_and_counted():
+    out, report = validate_orders(raw_orders(), as_of="2024-03-02", return_report=True)
+    assert len(out) == 2
+    assert report.exclusion_counts().set_index("reason")["orders"].to_dict() == {
+        REASON_AFTER_AS_OF: 2}
     assert len(validate_orders(raw_orders(), as_of="2024-03-06")) == 4  # the whole day counts
 
 

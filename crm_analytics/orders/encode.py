@@ -302,16 +302,30 @@ def prepare_orders(orders: pd.DataFrame | PreparedOrders, *,
 
 
 def _merge_reports(first: ValidationReport, then: ValidationReport) -> ValidationReport:
-    """``first`` followed by a validation ``then`` of its result: rows in are the first's."""
+    """``first`` followed by a validation ``then`` of its result: rows in are the first's.
+
+    Exclusions, dropped customers, notes and warnings add up; the currency and the date
+    readings are the first's (what the file said), completed by the second's.
+    """
     parts = [p for p in (first.excluded, then.excluded) if len(p)]
     excluded = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (
         parts[0] if parts else first.excluded)
+    counts = None
+    if first.excluded_counts is not None or then.excluded_counts is not None:
+        counts = {}
+        for part in (first, then):
+            for reason, n in part.exclusion_counts().itertuples(index=False):
+                counts[reason] = counts.get(reason, 0) + int(n)
     return ValidationReport(
         n_rows_in=first.n_rows_in,
         n_rows_out=then.n_rows_out,
         excluded=excluded,
         dropped_customers=sorted(set(first.dropped_customers) | set(then.dropped_customers)),
         notes=list(first.notes) + [n for n in then.notes if n not in first.notes],
+        currency=first.currency if first.currency is not None else then.currency,
+        date_readings={**then.date_readings, **first.date_readings},
+        warnings=list(first.warnings) + [w for w in then.warnings if w not in first.warnings],
+        excluded_counts=counts,
     )
 
 
