@@ -37,6 +37,16 @@ behaviour is known exactly, so that the package's estimators can be checked agai
   revive a lost customer for that one order); its amount comes from the member's own
   spend distribution. Campaign orders are added on top of the natural orders and change
   nothing else: the natural orders are the same with or without campaigns.
+* **Members and messages** (their own random streams, so the orders, customers and
+  campaigns are the same with or without them). A customer joins the membership
+  programme at their first order with probability 0.55, else at their second natural
+  order with probability 0.5, else never; the ``members`` table holds one row per tier a
+  member held (``tier_since``), the tier following the member's cumulative natural spend
+  (the last row is the customer's ``member_tier``). The ``messages`` log holds one row
+  per campaign audience member: treated members are sent the campaign's SMS (wake-up
+  waves) or e-mail (the coupon), delivered, opened and clicked at known rates; control
+  members are the holdout (not sent). A member with a campaign order was always
+  delivered and opened the message.
 
 Run ``python -m crm_analytics.simulate --out data/sample`` to regenerate the sample
 byte-for-byte.
@@ -65,7 +75,10 @@ __all__ = [
     "CHANNELS",
     "CUSTOMER_COLUMNS",
     "DEFAULT_PARAMS",
+    "MEMBER_COLUMNS",
     "MEMBER_TIERS",
+    "MESSAGE_COLUMNS",
+    "MESSAGE_RATES",
     "ORDER_COLUMNS",
     "SAMPLE_N_CUSTOMERS",
     "SAMPLE_SEED",
@@ -93,6 +106,24 @@ CAMPAIGN_COLUMNS = (
     "days_since_last_order", "true_uplift_prob", "true_incremental_revenue",
     "true_baseline_prob", "true_extra_order",
 )
+MESSAGE_COLUMNS = (
+    "campaign_id", "channel", "customer_id", "group", "sent_at", "delivered", "opened",
+    "clicked", "true_extra_order",
+)
+MEMBER_COLUMNS = ("customer_id", "join_date", "member_tier", "tier_since")
+
+#: Message channel of each campaign type, and its true funnel rates: delivered (of
+#: sent), opened (of delivered) and clicked (of opened), for members without a campaign
+#: order (those with one were always delivered and opened, and clicked with
+#: probability ``clicked_if_ordered``).
+_MESSAGE_CHANNELS = {"wake_up_sms": "sms", "coupon": "email"}
+MESSAGE_RATES = {
+    "sms": {"delivered": 0.96, "opened": 0.55, "clicked": 0.12, "clicked_if_ordered": 0.6},
+    "email": {"delivered": 0.92, "opened": 0.22, "clicked": 0.18, "clicked_if_ordered": 0.6},
+}
+#: Membership: join at the first order with this probability, else at the second
+#: natural order with ``_JOIN_LATER``, else never.
+_JOIN_FIRST, _JOIN_LATER = 0.55, 0.5
 
 #: Product categories and their share of customers' favourite category.
 CATEGORIES = ("美妆", "母婴", "食品", "服饰", "家居")
@@ -193,6 +224,18 @@ class SimulatedShop:
         after each repeat purchase), ``true_dropout_date`` (day of the purchase after
         which the customer dropped out; NaT if alive at ``end``) and ``true_spend_mean``
         (expected order value, ``p / nu``).
+    messages : pandas.DataFrame
+        The message log (columns :data:`MESSAGE_COLUMNS`): one row per campaign
+        audience member, in the campaigns' order; ``channel`` is ``sms`` (wake-up
+        waves) or ``email`` (the coupon); ``group`` ``treatment`` (sent) or ``control``
+        (held out: never sent, ``sent_at`` is when it would have been);
+        ``delivered``/``opened``/``clicked`` flags (all False in control), drawn at
+        :data:`MESSAGE_RATES`; ``true_extra_order`` as in ``campaigns``.
+    members : pandas.DataFrame
+        The member table (columns :data:`MEMBER_COLUMNS`): one row per tier a member
+        held, sorted by ``customer_id`` and ``tier_since``; ``join_date`` (day the
+        customer joined), ``member_tier`` and ``tier_since`` (day it began). Customers
+        who never joined are absent.
     campaigns : pandas.DataFrame
         One row per audience member per campaign (columns :data:`CAMPAIGN_COLUMNS`).
         ``true_uplift_prob`` is the extra orders a treated member places because of the
@@ -218,6 +261,8 @@ class SimulatedShop:
     end: pd.Timestamp
     seed: int
     params: dict = field(repr=False)
+    messages: pd.DataFrame | None = field(default=None, repr=False)
+    members: pd.DataFrame | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return (
@@ -227,7 +272,8 @@ class SimulatedShop:
         )
 
     def to_csv(self, out: str | Path) -> dict[str, Path]:
-        """Write ``orders.csv``, ``customers.csv`` and ``campaigns.csv`` into ``out``.
+        """Write ``orders.csv``, ``customers.csv``, ``campaigns.csv``, ``messages.csv``
+        and ``members.csv`` into ``out``.
 
         UTF-8 without BOM, ``\\n`` line ends, ISO dates, amounts with two decimals and
         other floats in their shortest exact form, so the same shop always gives the
@@ -791,8 +837,9 @@ def simulate_shop(
     campaigns = _check_campaigns(prm["campaigns"], start_ts, end_ts)
     prm["campaigns"] = campaigns
 
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(6)]
-    rng_arrival, rng_process, rng_spend, rng_attr, rng_campaign, rng_ids = streams
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(8)]
+    rng_arrival, rng_process, rng_spend, rng_attr, rng_campaign, rng_ids = streams[:6]
+    rng_members, rng_messages = streams[6:]  # extra streams: the six above are unchanged
 
     days = pd.date_range(start_ts, end_ts, freq="D")
     n_days = len(days)
@@ -824,6 +871,8 @@ def simulate_shop(
     margin = _margins(rng_attr, amount, category, prm)
     total = np.bincount(cust, weights=amount, minlength=n)
     tier = np.searchsorted(np.array(list(prm["tier_thresholds"].values())), total, side="right")
+
+    members = _members(rng_members, cust, t, amount, prm, start_ts)
 
     # ids; customers in id order
     customer_num = _unique_ids(rng_ids, n, _CUSTOMER_ID_RANGE)
@@ -885,6 +934,7 @@ def simulate_shop(
     )
 
     campaigns_frame = _campaign_frame(camp_rows, customer_str, campaigns)
+    messages, message_truth = _messages(rng_messages, camp_rows, customer_str, campaigns)
     truth = {
         "time_unit": "D",
         "model": (
@@ -897,6 +947,9 @@ def simulate_shop(
         "category_margin": dict(prm["category_margin"]),
         "tier_thresholds": dict(prm["tier_thresholds"]),
         "campaigns": camp_truth,
+        "message_rates": {k: dict(v) for k, v in MESSAGE_RATES.items()},
+        "messages": message_truth,
+        "membership": {"join_first": _JOIN_FIRST, "join_later": _JOIN_LATER},
     }
     return SimulatedShop(
         orders=orders,
@@ -908,6 +961,8 @@ def simulate_shop(
         end=end_ts,
         seed=int(seed),
         params=prm,
+        messages=messages,
+        members=_member_frame(members, customer_num, customer_str),
     )
 
 
@@ -1001,6 +1056,100 @@ def _run_campaigns(
     return rows, camp_orders, truth
 
 
+def _members(rng, cust, t, amount, prm, start_ts) -> dict:
+    """Who joins the membership programme, when, and their tiers over time.
+
+    ``cust``/``t``/``amount`` are the natural orders sorted by customer then time. The
+    tier after each order follows the cumulative natural spend up to it (the thresholds
+    of ``member_tier``); a member's history starts at the join order.
+    """
+    n = int(cust.max()) + 1 if len(cust) else 0
+    first_pos = np.searchsorted(cust, np.arange(n))
+    n_orders = np.bincount(cust, minlength=n)
+    join_first = rng.random(n) < _JOIN_FIRST
+    join_later = ~join_first & (n_orders >= 2) & (rng.random(n) < _JOIN_LATER)
+    joins = join_first | join_later
+    join_pos = np.where(join_first, first_pos, first_pos + 1)  # position of the join order
+    spend = np.cumsum(amount)
+    before = np.concatenate([[0.0], spend])[first_pos][cust]
+    tier = np.searchsorted(np.array(list(prm["tier_thresholds"].values())), spend - before,
+                           side="right")
+    pos = np.arange(len(cust))
+    member_order = joins[cust] & (pos >= join_pos[cust])
+    # a history row at the join order and wherever the tier rises after it
+    rises = np.ones(len(cust), dtype=bool)
+    rises[1:] = (tier[1:] != tier[:-1]) | (cust[1:] != cust[:-1])
+    keep = member_order & ((pos == join_pos[cust]) | rises)
+    day0 = start_ts.to_datetime64().astype("datetime64[D]")
+    day = day0 + np.floor(t).astype(np.int64).astype("timedelta64[D]")
+    return {
+        "cust": cust[keep],
+        "join_date": day[join_pos[cust[keep]]],
+        "tier": tier[keep],
+        "since": day[keep],
+    }
+
+
+def _member_frame(members: dict, customer_num: np.ndarray, customer_str) -> pd.DataFrame:
+    """The member table sorted by customer id, then ``tier_since``."""
+    order = np.lexsort((members["since"], customer_num[members["cust"]]))
+    return pd.DataFrame(
+        {
+            "customer_id": _take_str(customer_str, members["cust"][order]),
+            "join_date": members["join_date"][order].astype("datetime64[ns]"),
+            "member_tier": _str_column(MEMBER_TIERS, members["tier"][order]),
+            "tier_since": members["since"][order].astype("datetime64[ns]"),
+        }
+    )
+
+
+def _messages(rng, rows, customer_str, campaigns) -> tuple[pd.DataFrame, dict]:
+    """The message log of the campaigns: sends, deliveries, opens and clicks."""
+    parts, truth = [], {}
+    for spec, row in zip(campaigns, rows, strict=False):
+        m = len(row["cust"])
+        channel = _MESSAGE_CHANNELS[spec["campaign_type"]]
+        rates = MESSAGE_RATES[channel]
+        sent = ~row["control"]
+        extra = row["extra"]
+        u = rng.random((4, m))
+        delivered = sent & ((u[0] < rates["delivered"]) | extra)
+        opened = delivered & ((u[1] < rates["opened"]) | extra)
+        clicked = opened & np.where(extra, u[2] < rates["clicked_if_ordered"],
+                                    u[2] < rates["clicked"])
+        # sent between 10:00 and 11:00 on the campaign's first day
+        seconds = 36_000 + np.floor(u[3] * 3600).astype(np.int64)
+        sent_at = spec["start"].to_datetime64().astype("datetime64[s]") + seconds.astype(
+            "timedelta64[s]")
+        parts.append({"campaign_id": np.full(m, spec["campaign_id"], dtype=object),
+                      "channel": np.full(m, channel, dtype=object),
+                      "cust": row["cust"], "control": row["control"],
+                      "sent_at": sent_at, "delivered": delivered, "opened": opened,
+                      "clicked": clicked, "extra": extra})
+        truth[spec["campaign_id"]] = {
+            "channel": channel, "sent": int(sent.sum()), "delivered": int(delivered.sum()),
+            "opened": int(opened.sum()), "clicked": int(clicked.sum()),
+            "extra_orders": int(extra.sum()), "held_out": int(row["control"].sum()),
+        }
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in MESSAGE_COLUMNS}), truth
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    frame = pd.DataFrame(
+        {
+            "campaign_id": pd.Series(cat["campaign_id"]).astype(_STR),
+            "channel": pd.Series(cat["channel"]).astype(_STR),
+            "customer_id": _take_str(customer_str, cat["cust"]),
+            "group": _str_column(("treatment", "control"), cat["control"]),
+            "sent_at": cat["sent_at"].astype("datetime64[ns]"),
+            "delivered": cat["delivered"],
+            "opened": cat["opened"],
+            "clicked": cat["clicked"],
+            "true_extra_order": cat["extra"],
+        }
+    )
+    return frame, truth
+
+
 def _campaign_frame(rows, customer_str, campaigns) -> pd.DataFrame:
     """The long campaign table: campaigns in start order, members in customer-id order."""
     if not rows:
@@ -1045,7 +1194,7 @@ def _campaign_frame(rows, customer_str, campaigns) -> pd.DataFrame:
 
 
 def _csv_frames(shop: SimulatedShop) -> dict[str, pd.DataFrame]:
-    """The three tables with every value formatted as text, for stable bytes."""
+    """The tables with every value formatted as text, for stable bytes."""
     orders = shop.orders.copy()
     orders["order_date"] = orders["order_date"].dt.strftime("%Y-%m-%d %H:%M:%S")
     for col in ("amount", "margin"):
@@ -1061,13 +1210,25 @@ def _csv_frames(shop: SimulatedShop) -> dict[str, pd.DataFrame]:
         for col in ("cost_per_contact", "planned_holdout", "true_uplift_prob",
                     "true_incremental_revenue", "true_baseline_prob"):
             campaigns[col] = campaigns[col].map(repr)
-    return {"orders": orders, "customers": customers, "campaigns": campaigns}
+    frames = {"orders": orders, "customers": customers, "campaigns": campaigns}
+    if shop.messages is not None:
+        messages = shop.messages.copy()
+        if len(messages):
+            messages["sent_at"] = messages["sent_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+        frames["messages"] = messages
+    if shop.members is not None:
+        members = shop.members.copy()
+        for col in ("join_date", "tier_since"):
+            members[col] = members[col].dt.strftime("%Y-%m-%d")
+        frames["members"] = members
+    return frames
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m crm_analytics.simulate --out data/sample``.
 
-    Writes ``orders.csv``, ``customers.csv`` and ``campaigns.csv``; the defaults
+    Writes ``orders.csv``, ``customers.csv``, ``campaigns.csv``, ``messages.csv`` and
+    ``members.csv``; the defaults
     regenerate the bundled sample byte-for-byte.
     """
     parser = argparse.ArgumentParser(

@@ -7,6 +7,7 @@ What every cohort analysis starts from (the pandas path); computed once per
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from crm_analytics._core.errors import CrmDataError
 from crm_analytics.backends import is_engine_source
 from crm_analytics.orders.encode import PreparedOrders, prepare_orders
 from crm_analytics.summary import orders_until, resolve_as_of
+from crm_analytics.summary.dimensions import dimension_codes
 
 #: "No such day" (e.g. no second purchase day).
 NO_DAY = np.iinfo(np.int64).max
@@ -81,6 +83,39 @@ def _cohort_arrays(prepared: PreparedOrders, as_of_ts: pd.Timestamp,
     np.minimum.at(first_day, codes, days)
     first_day.flags.writeable = False
     return CohortOrders(codes, uniques, days, amount, first_day, as_of_ts, as_of_day)
+
+
+def subset(data: CohortOrders, sel: np.ndarray) -> CohortOrders:
+    """The customers selected by the boolean mask ``sel`` (and their orders), re-coded."""
+    remap = np.cumsum(sel) - 1
+    rows = sel[data.codes]
+    return CohortOrders(remap[data.codes[rows]], data.uniques[sel], data.days[rows],
+                        data.amount[rows], data.first_day[sel], data.as_of, data.as_of_day)
+
+
+def by_levels(orders: object, by: object, customers: object, min_size: int, name: str
+              ) -> tuple[PreparedOrders, Callable[[CohortOrders], Iterator]]:
+    """Prepared orders and a splitter of :class:`CohortOrders` into ``by`` levels.
+
+    The splitter yields ``(column name, level, subset)`` for every level with customers,
+    in the dimension's order (see :mod:`crm_analytics.summary.dimensions`).
+    """
+    if is_engine_source(orders):
+        raise CrmDataError(
+            f"{name}(..., by=) is not available for Parquet/DuckDB/Spark sources; load the "
+            "orders with crm_analytics.read_orders(...) to cut them by a customer attribute."
+        )
+    prepared = prepare_orders(orders)
+    codes, labels, dim = dimension_codes(prepared, by, customers=customers, min_size=min_size)
+
+    def split(data: CohortOrders) -> Iterator:
+        level = codes[prepared.customer_ids.get_indexer(data.uniques)]
+        for i, label in enumerate(labels):
+            sel = level == i
+            if sel.any():
+                yield dim.name, label, subset(data, sel)
+
+    return prepared, split
 
 
 def second_day(data: CohortOrders) -> np.ndarray:

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crm_analytics.cohorts.data import NO_DAY, check_days, cohort_orders, second_day
+from crm_analytics.cohorts.data import (
+    NO_DAY,
+    CohortOrders,
+    by_levels,
+    check_days,
+    cohort_orders,
+    second_day,
+)
 
 __all__ = ["RepurchaseRate", "repeat_orders_per_customer", "repurchase_rate"]
 
@@ -45,8 +52,9 @@ class RepurchaseRate:
 
 
 def repurchase_rate(
-    orders: pd.DataFrame, *, within_days: int | None = None, as_of: object = None
-) -> RepurchaseRate:
+    orders: pd.DataFrame, *, within_days: int | None = None, as_of: object = None,
+    by: object = None, customers: pd.DataFrame | None = None, min_size: int = 20,
+) -> RepurchaseRate | pd.DataFrame:
     """Overall repurchase rate: the share of customers with a repeat order.
 
     A repeat order is an order on a later day than the customer's first order day.
@@ -65,11 +73,22 @@ def repurchase_rate(
         customers are new.
     as_of : date-like, optional
         Last day of data (included whole); defaults to the last order date.
+    by : str or pandas.Series, optional
+        A customer attribute to cut by, as in
+        :func:`~crm_analytics.cohorts.cohort_repurchase` (``"first_channel"``,
+        ``"first_category"``, ``"province"``, ``"member_tier"``, ...).
+    customers : pandas.DataFrame, optional
+        Customer attributes for ``by``.
+    min_size : int, default 20
+        With ``by``: levels with fewer customers are grouped under ``"other"``.
 
     Returns
     -------
-    RepurchaseRate
-        The rate with its counts and settings; ``float(result)`` is the rate.
+    RepurchaseRate or pandas.DataFrame
+        The rate with its counts and settings; ``float(result)`` is the rate. With
+        ``by``, a DataFrame with one row per level: the level (column named after the
+        dimension), ``rate``, ``n_customers``, ``n_repeat_customers`` and
+        ``n_too_recent``.
 
     Examples
     --------
@@ -85,10 +104,27 @@ def repurchase_rate(
     >>> r = repurchase_rate(orders, within_days=7)
     >>> r.rate, r.n_repeat_customers, r.n_customers, r.n_too_recent
     (0.0, 0, 2, 1)
+    >>> repurchase_rate(orders, by=pd.Series({"a": "x", "b": "x", "c": "y"}, name="g"),
+    ...                 min_size=1)
+       g  rate  n_customers  n_repeat_customers  n_too_recent
+    0  x   0.5            2                   1             0
+    1  y   1.0            1                   1             0
     """
     if within_days is not None:
         within_days = check_days(within_days, "within_days")
-    data = cohort_orders(orders, as_of, "repurchase_rate")
+    if by is not None:
+        prepared, split = by_levels(orders, by, customers, min_size, "repurchase_rate")
+        rows = []
+        for name, level, sub in split(cohort_orders(prepared, as_of, "repurchase_rate")):
+            r = _rate(sub, within_days)
+            rows.append({name: level, "rate": r.rate, "n_customers": r.n_customers,
+                         "n_repeat_customers": r.n_repeat_customers,
+                         "n_too_recent": r.n_too_recent})
+        return pd.DataFrame(rows)
+    return _rate(cohort_orders(orders, as_of, "repurchase_rate"), within_days)
+
+
+def _rate(data: CohortOrders, within_days: int | None) -> RepurchaseRate:
     second = second_day(data)
     has_repeat = second != NO_DAY
     if within_days is None:

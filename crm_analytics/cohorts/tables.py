@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics.backends import is_engine_source, runner_for
-from crm_analytics.cohorts.data import cohort_orders
+from crm_analytics.cohorts.data import CohortOrders, by_levels, cohort_orders
 from crm_analytics.cohorts.rules import (
     check_how,
     check_period,
@@ -21,7 +21,8 @@ __all__ = ["cohort_repurchase", "cohort_revenue"]
 
 
 def cohort_repurchase(
-    orders: pd.DataFrame, *, period: str = "M", how: str = "on", as_of: object = None
+    orders: pd.DataFrame, *, period: str = "M", how: str = "on", as_of: object = None,
+    by: object = None, customers: pd.DataFrame | None = None, min_size: int = 20,
 ) -> pd.DataFrame:
     """Repurchase rate by first-order cohort and periods since the first order.
 
@@ -40,6 +41,17 @@ def cohort_repurchase(
     as_of : date-like, optional
         Last day of data (included whole); defaults to the last order date. Orders
         after it are ignored.
+    by : str or pandas.Series, optional
+        Cut the table by a customer attribute: ``"first_channel"``, ``"first_category"``,
+        ``"first_product"``, ``"first_coupon"`` (the first order's value of that orders
+        column), ``"province"`` or ``"member_tier"`` (from ``customers``; the province
+        may come from an address), or a Series indexed by customer_id (see
+        :func:`crm_analytics.summary.dimensions.customer_dimension`). Missing values
+        form the level ``"unknown"``; small levels are grouped under ``"other"``.
+    customers : pandas.DataFrame, optional
+        Customer attributes (``customer_id`` plus columns) for ``by``.
+    min_size : int, default 20
+        With ``by``: levels with fewer customers are grouped under ``"other"``.
 
     Returns
     -------
@@ -57,7 +69,9 @@ def cohort_repurchase(
         counts included, so a 0 is a real zero. Cohorts with no new customer are
         absent. The table does not repeat ``period``, ``how`` and ``as_of``: they
         are the parameters (pass ``period``/``how`` on to the plots of
-        :mod:`crm_analytics.plots.cohorts` for their labels).
+        :mod:`crm_analytics.plots.cohorts` for their labels). With ``by``, a first
+        column named after the dimension (e.g. ``first_channel``) holds the level, and
+        each level has its own cohorts.
 
     Raises
     ------
@@ -79,12 +93,24 @@ def cohort_repurchase(
     1 2024-01-01       1            2          1   0.5      True
     2 2024-02-01       0            1          0   0.0      True
     """
+    if by is not None:
+        period, how = check_period(period), check_how(how)
+        prepared, split = by_levels(orders, by, customers, min_size, "cohort_repurchase")
+        data = cohort_orders(prepared, as_of, "cohort_repurchase")
+        parts = [_repurchase(sub, period, how).assign(**{name: level})
+                 for name, level, sub in split(data)]
+        table = pd.concat(parts, ignore_index=True)
+        return table[[table.columns[-1], *table.columns[:-1]]]
     if is_engine_source(orders):  # Parquet path, DuckDB relation, Spark frame
         return cohort_repurchase_on_engine(runner_for(orders), period=period, how=how,
                                            as_of=as_of)
     period = check_period(period)
     how = check_how(how)
-    data = cohort_orders(orders, as_of, "cohort_repurchase")
+    return _repurchase(cohort_orders(orders, as_of, "cohort_repurchase"), period, how)
+
+
+def _repurchase(data: CohortOrders, period: str, how: str) -> pd.DataFrame:
+    """The cohort repurchase table of ``data`` (all its customers)."""
     cohort_abs = period_index(data.first_day, period)  # per customer
     grid = cohort_grid(cohort_abs, period=period, as_of_day=data.as_of_day)
     cohort, width = cohort_abs - grid.first, grid.width  # slot per customer

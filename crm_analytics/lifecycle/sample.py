@@ -1,0 +1,48 @@
+"""The sample shop's member table and message log (until ``load_sample`` lists them)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from crm_analytics._core.errors import CrmDataError
+from crm_analytics.orders.datasets import sample_data_dir
+
+__all__ = ["LIFECYCLE_SAMPLE_TABLES", "load_lifecycle_sample"]
+
+#: Table name -> date columns.
+LIFECYCLE_SAMPLE_TABLES = {"members": ["join_date", "tier_since"], "messages": ["sent_at"]}
+
+
+def load_lifecycle_sample(name: str) -> pd.DataFrame:
+    """The sample shop's ``members`` table or ``messages`` log.
+
+    Parameters
+    ----------
+    name : {"members", "messages"}
+        ``members``: one row per tier a member held (``customer_id``, ``join_date``,
+        ``member_tier``, ``tier_since``); ``messages``: one row per campaign message
+        (``campaign_id``, ``channel``, ``customer_id``, ``group``, ``sent_at``,
+        ``delivered``, ``opened``, ``clicked``, ``true_extra_order``).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> load_lifecycle_sample("members").columns.tolist()
+    ['customer_id', 'join_date', 'member_tier', 'tier_since']
+    """
+    if name not in LIFECYCLE_SAMPLE_TABLES:
+        raise CrmDataError(
+            f"The 'name' parameter must be one of {list(LIFECYCLE_SAMPLE_TABLES)}. "
+            f"Got {name!r} instead."
+        )
+    path = sample_data_dir() / f"{name}.csv"
+    if not path.exists():
+        raise CrmDataError(
+            f"Sample table {path} is missing. Regenerate it with "
+            "`python -m crm_analytics.simulate --out data/sample`."
+        )
+    return pd.read_csv(path, dtype={"customer_id": str, "campaign_id": str},
+                       parse_dates=LIFECYCLE_SAMPLE_TABLES[name], encoding="utf-8")
