@@ -118,6 +118,7 @@ def simulate_uplift_campaigns(
     holdout: float = 0.3,
     coupon_value: float = 15.0,
     first_start: object = None,
+    audience_size: int | None = None,
     seed: int = 0,
 ) -> UpliftShop:
     """Run ``n_campaigns`` randomized coupon campaigns with member-level effects.
@@ -136,6 +137,9 @@ def simulate_uplift_campaigns(
         Margin given away per redeemed coupon.
     first_start : date-like, optional
         Start of the first campaign (default: as late as fits).
+    audience_size : int, optional
+        Members per campaign, drawn at random from those with an order before the
+        start (default: all of them).
     seed : int, default 0
 
     Returns
@@ -175,6 +179,9 @@ def simulate_uplift_campaigns(
             else orders
         ids, eff = _effects(current, customers, start, window_days, "coupon",
                             coupon_value, shop)
+        if audience_size is not None and audience_size < len(ids):
+            pick = np.sort(rng.choice(len(ids), size=audience_size, replace=False))
+            ids, eff = ids[pick], {k: v[pick] for k, v in eff.items()}
         treated = rng.random(len(ids)) >= holdout
         cust = customers.set_index("customer_id").reindex(ids)
         # coupon redemptions: treated bargain hunters' natural orders in the window
