@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from crm_analytics.lifecycle import kpi_board, lifecycle, lifecycle_kpis
+from crm_analytics.membership import kpi_board, lifecycle, lifecycle_kpis
 from crm_analytics.orders.encode import PreparedOrders
 from crm_analytics.orders.validate import validate_orders
 from crm_analytics.simulate import simulate_shop

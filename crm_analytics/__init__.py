@@ -18,6 +18,21 @@ __version__ = "0.1.0"
 #: so ``import crm_analytics`` and ``crm-analytics --help`` stay fast and load the
 #: scientific stack only when an analysis runs.
 _EXPORTS = {
+    "date_outlier_cutoff": "crm_analytics.orders.rules",
+    "province_from_address": "crm_analytics.summary.dimensions",
+    "CustomerDimension": "crm_analytics.summary.dimensions",
+    "customer_dimension": "crm_analytics.summary.dimensions",
+    "MergedCustomers": "crm_analytics.membership",
+    "merge_customers": "crm_analytics.membership",
+    "MessageFunnel": "crm_analytics.membership",
+    "message_funnel": "crm_analytics.membership",
+    "tier_migration": "crm_analytics.membership",
+    "tier_kpis": "crm_analytics.membership",
+    "lifecycle_kpis": "crm_analytics.membership",
+    "lifecycle_flow": "crm_analytics.membership",
+    "lifecycle_counts": "crm_analytics.membership",
+    "lifecycle": "crm_analytics.membership",
+    "kpi_board": "crm_analytics.membership",
     "combine_line_items": "crm_analytics.orders.lines",
     "readable_profiles": "crm_analytics.segments",
     "UpliftNotDistinguishableWarning": "crm_analytics.uplift",
@@ -98,10 +113,13 @@ __all__ = [
     "BacktestResult",
     "ChurnModel",
     "CrmDataError",
+    "CustomerDimension",
     "DaysToSecondOrder",
     "HoldoutPlan",
     "HoldoutReport",
     "LiftResult",
+    "MergedCustomers",
+    "MessageFunnel",
     "ModelChoice",
     "PreparedOrders",
     "QiniResult",
@@ -128,7 +146,9 @@ __all__ = [
     "cohort_repurchase",
     "cohort_revenue",
     "combine_line_items",
+    "customer_dimension",
     "customer_summary",
+    "date_outlier_cutoff",
     "days_to_second_order",
     "detect_source",
     "engine_source",
@@ -140,16 +160,24 @@ __all__ = [
     "formula_ltv",
     "holdout_tradeoff",
     "kmeans_segments",
+    "kpi_board",
+    "lifecycle",
+    "lifecycle_counts",
+    "lifecycle_flow",
+    "lifecycle_kpis",
     "lift_by_metric",
     "lift_by_segment",
     "load_cdnow",
     "load_sample",
     "member_status",
+    "merge_customers",
+    "message_funnel",
     "p_alive_at",
     "p_order_count",
     "plan_holdout",
     "predict_ltv",
     "prepare_orders",
+    "province_from_address",
     "qini",
     "reactivation",
     "read_orders",
@@ -166,6 +194,8 @@ __all__ = [
     "sleeping_flow",
     "status_overview",
     "suggest_sleep_after",
+    "tier_kpis",
+    "tier_migration",
     "uplift_curve",
     "validate_orders",
     "validation_report",
@@ -230,9 +260,23 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
         score_customers,
     )
     from crm_analytics.ltv.predict import shop_total
+    from crm_analytics.membership import (
+        MergedCustomers,
+        MessageFunnel,
+        kpi_board,
+        lifecycle,
+        lifecycle_counts,
+        lifecycle_flow,
+        lifecycle_kpis,
+        merge_customers,
+        message_funnel,
+        tier_kpis,
+        tier_migration,
+    )
     from crm_analytics.orders.datasets import load_cdnow, load_sample
     from crm_analytics.orders.lines import combine_line_items
     from crm_analytics.orders.readers import detect_source, read_orders
+    from crm_analytics.orders.rules import date_outlier_cutoff
     from crm_analytics.orders.validate import ValidationReport, validate_orders, validation_report
     from crm_analytics.report import run_report
     from crm_analytics.segments import (
@@ -253,6 +297,11 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
         suggest_sleep_after,
     )
     from crm_analytics.summary import calibration_holdout_split, customer_summary
+    from crm_analytics.summary.dimensions import (
+        CustomerDimension,
+        customer_dimension,
+        province_from_address,
+    )
     from crm_analytics.uplift import (
         QiniResult,
         SendList,

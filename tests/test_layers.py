@@ -39,7 +39,7 @@ ANALYSIS_RANK: dict[str, int] = {
     "crm_analytics.sleeping": 2,
     "crm_analytics.ltv": 2,
     "crm_analytics.segments": 3,
-    "crm_analytics.lifecycle": 2,
+    "crm_analytics.membership": 2,
     "crm_analytics.uplift": 3,
     "crm_analytics.reminders": 2,
 }
@@ -488,3 +488,14 @@ def test_analysis_modules_do_not_import_matplotlib():
         (_row(imp, why) for imp, why in bad),
         "matplotlib/seaborn imported below the plots layer, or lifetimes outside fitting",
     )
+
+
+def test_no_public_function_is_shadowed_by_a_subpackage() -> None:
+    """``import crm_analytics.x`` sets the package attribute ``x`` to the module: no
+    top-level export may share its name with a subpackage or module of the package."""
+    import crm_analytics
+
+    modules = {p.stem for p in PACKAGE_ROOT.iterdir()
+               if (p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py"}
+    clashes = sorted(set(crm_analytics.__all__) & modules)
+    assert not clashes, f"exports named like a subpackage or module: {clashes}"

@@ -1,4 +1,4 @@
-"""Tests of crm_analytics.lifecycle and crm_analytics.summary.dimensions.
+"""Tests of crm_analytics.membership and crm_analytics.summary.dimensions.
 
 The stages and the KPI board are checked against independent brute-force computations
 (plain Python loops over a small simulated shop), the message funnel against the
@@ -16,7 +16,7 @@ import pytest
 
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.cohorts import cohort_repurchase, repurchase_rate
-from crm_analytics.lifecycle import (
+from crm_analytics.membership import (
     STAGES,
     kpi_board,
     lifecycle,
@@ -414,7 +414,7 @@ def test_report_tables(shop, orders) -> None:
 def test_sample_members_and_messages_regenerate_byte_for_byte(tmp_path) -> None:
     from pathlib import Path
 
-    from crm_analytics.lifecycle.sample import load_lifecycle_sample
+    from crm_analytics.membership.sample import load_lifecycle_sample
     from crm_analytics.simulate import SAMPLE_N_CUSTOMERS, SAMPLE_SEED
 
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"

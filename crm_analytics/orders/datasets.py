@@ -13,7 +13,7 @@ from crm_analytics.orders.validate import validate_orders
 
 __all__ = ["load_sample", "load_cdnow", "sample_data_dir", "SAMPLE_TABLES"]
 
-SAMPLE_TABLES = ("orders", "customers", "campaigns")
+SAMPLE_TABLES = ("orders", "customers", "campaigns", "members", "messages")
 
 #: Columns read as text so ids never pass through float.
 _TEXT_COLUMNS = {"customer_id": str, "order_id": str, "campaign_id": str}
@@ -36,11 +36,14 @@ def load_sample(name: str = "orders") -> pd.DataFrame:
 
     Parameters
     ----------
-    name : {"orders", "customers", "campaigns"}
+    name : {"orders", "customers", "campaigns", "members", "messages"}
         ``orders``: canonical orders (validated); ``customers``: one row per customer
         with tier, province, channel and the simulator's true parameters;
         ``campaigns``: one row per campaign audience member with ``group``
-        (treatment/control) and the campaign's settings and true effect.
+        (treatment/control) and the campaign's settings and true effect;
+        ``members``: one row per tier a member held (``join_date``, ``member_tier``,
+        ``tier_since``); ``messages``: one row per campaign message (``sent_at``,
+        ``delivered``, ``opened``, ``clicked``, ``group``).
 
     Returns
     -------
@@ -64,7 +67,8 @@ def load_sample(name: str = "orders") -> pd.DataFrame:
             "`python -m crm_analytics.simulate --out data/sample`."
         )
     dates = {"orders": ["order_date"], "customers": ["first_order_date", "true_dropout_date"],
-             "campaigns": ["start"]}[name]
+             "campaigns": ["start"], "members": ["join_date", "tier_since"],
+             "messages": ["sent_at"]}[name]
     table = pd.read_csv(path, dtype=_TEXT_COLUMNS, parse_dates=dates, encoding="utf-8")
     if name == "orders":
         return validate_orders(table)

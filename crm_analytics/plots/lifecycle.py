@@ -1,6 +1,6 @@
 """Lifecycle plots: stages over time, transitions, the KPI board, repurchase by level.
 
-Each takes a table of :mod:`crm_analytics.lifecycle` (or of
+Each takes a table of :mod:`crm_analytics.membership` (or of
 :func:`crm_analytics.cohorts.repurchase_rate` with ``by=``), draws on ``ax`` (a new
 figure when None) and returns it. Nothing is computed here beyond reshaping.
 """
@@ -15,7 +15,7 @@ from matplotlib.ticker import PercentFormatter
 
 from crm_analytics._core.checks import require_columns, require_dataframe
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics.lifecycle.rules import STAGES
+from crm_analytics.membership.rules import STAGES
 from crm_analytics.plots._fonts import font_family
 
 __all__ = ["STAGE_COLOURS", "plot_kpi_board", "plot_lifecycle", "plot_lifecycle_flow",
@@ -45,7 +45,7 @@ def plot_lifecycle(counts: pd.DataFrame, *, share: bool = False, ax: Axes | None
     Parameters
     ----------
     counts : pandas.DataFrame
-        :func:`crm_analytics.lifecycle.lifecycle_counts` (``period``, ``stage``,
+        :func:`crm_analytics.membership.lifecycle_counts` (``period``, ``stage``,
         ``customers``, ``share``).
     share : bool, default False
         Draw shares of the period's customers instead of counts.
@@ -82,7 +82,7 @@ def plot_lifecycle_flow(flow: pd.DataFrame, *, period: object = None,
     Parameters
     ----------
     flow : pandas.DataFrame
-        :func:`crm_analytics.lifecycle.lifecycle_flow`.
+        :func:`crm_analytics.membership.lifecycle_flow`.
     period : date-like, optional
         The later period of the transitions shown; default all periods summed.
     ax : matplotlib.axes.Axes, optional
@@ -124,7 +124,7 @@ def plot_lifecycle_flow(flow: pd.DataFrame, *, period: object = None,
 
 def plot_kpi_board(board: pd.DataFrame, *, column: str = "revenue",
                    ax: Axes | None = None) -> Axes:
-    """One KPI of :func:`crm_analytics.lifecycle.kpi_board` per period, as bars.
+    """One KPI of :func:`crm_analytics.membership.kpi_board` per period, as bars.
 
     Incomplete periods (``complete`` False) are drawn hatched. Rates and shares are
     shown as percentages.

@@ -8,8 +8,8 @@ import pandas as pd
 
 from crm_analytics.backends import is_engine_source
 from crm_analytics.cohorts import repurchase_rate
-from crm_analytics.lifecycle.board import kpi_board
-from crm_analytics.lifecycle.stages import lifecycle, lifecycle_counts
+from crm_analytics.membership.board import kpi_board
+from crm_analytics.membership.stages import lifecycle, lifecycle_counts
 from crm_analytics.orders.encode import prepare_orders
 
 __all__ = ["LifecycleTables", "REPORT_DIMENSIONS", "report_tables"]
@@ -25,10 +25,10 @@ class LifecycleTables:
     Attributes
     ----------
     board : pandas.DataFrame
-        :func:`~crm_analytics.lifecycle.kpi_board` (with member columns when the
+        :func:`~crm_analytics.membership.kpi_board` (with member columns when the
         member table was given).
     stage_counts : pandas.DataFrame
-        :func:`~crm_analytics.lifecycle.lifecycle_counts` of the monthly lifecycle
+        :func:`~crm_analytics.membership.lifecycle_counts` of the monthly lifecycle
         (draw with :func:`crm_analytics.plots.lifecycle.plot_lifecycle`).
     repurchase : dict of str to pandas.DataFrame
         ``repurchase_rate(orders, by=...)`` per dimension of :data:`REPORT_DIMENSIONS`
@@ -60,7 +60,7 @@ def report_tables(orders, *, as_of: object = None, period: str = "M",
     members : pandas.DataFrame, optional
         The member table, for the board's member columns (in-memory orders only).
     sleep_after, lost_after, min_size
-        As in :func:`~crm_analytics.lifecycle.lifecycle` and
+        As in :func:`~crm_analytics.membership.lifecycle` and
         :func:`~crm_analytics.cohorts.repurchase_rate`.
 
     Returns

@@ -9,9 +9,9 @@ import pandas as pd
 
 from crm_analytics._core.dates import dates_from_days, day_number, to_day
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics.lifecycle.board import BOARD_PERIODS
-from crm_analytics.lifecycle.data import period_orders
-from crm_analytics.lifecycle.rules import REPEAT_MIN_ORDERS, period_days, period_number
+from crm_analytics.membership.board import BOARD_PERIODS
+from crm_analytics.membership.data import period_orders
+from crm_analytics.membership.rules import REPEAT_MIN_ORDERS, period_days, period_number
 
 __all__ = ["NON_MEMBER", "NOT_MEMBER_YET", "tier_kpis", "tier_migration"]
 

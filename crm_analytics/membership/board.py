@@ -7,14 +7,14 @@ import pandas as pd
 
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.backends import is_engine_source, runner_for
-from crm_analytics.lifecycle.data import member_join_days, period_orders
-from crm_analytics.lifecycle.rules import (
+from crm_analytics.membership.data import member_join_days, period_orders
+from crm_analytics.membership.rules import (
     REPEAT_MIN_ORDERS,
     SUM_COLUMNS,
     board_table,
     period_days,
 )
-from crm_analytics.lifecycle.sql import kpi_sums_on_engine
+from crm_analytics.membership.sql import kpi_sums_on_engine
 
 __all__ = ["BOARD_PERIODS", "kpi_board"]
 

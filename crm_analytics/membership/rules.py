@@ -1,6 +1,6 @@
 """Lifecycle and KPI-board rules both paths share: periods, stages, the board.
 
-Both the pandas path and the SQL path (:mod:`crm_analytics.lifecycle.sql`) reduce the
+Both the pandas path and the SQL path (:mod:`crm_analytics.membership.sql`) reduce the
 orders to small per-(customer, period) *cells* (first and last purchase day in the
 period, purchase days, orders, revenue) or to per-period sums; everything after that,
 the stage of every customer in every period and every KPI, is computed here, once, in

@@ -1,9 +1,9 @@
 """The KPI board and the lifecycle stages as SQL (DuckDB, Spark).
 
 The engine only groups: per-period sums for the board (the repeat-customer threshold
-:data:`~crm_analytics.lifecycle.rules.REPEAT_MIN_ORDERS` written into the SQL), and
+:data:`~crm_analytics.membership.rules.REPEAT_MIN_ORDERS` written into the SQL), and
 per-(customer, period) purchase cells for the stages. The board, the stages and every
-rule after that come from :mod:`crm_analytics.lifecycle.rules`, the code the pandas path
+rule after that come from :mod:`crm_analytics.membership.rules`, the code the pandas path
 runs. The kept orders are :func:`crm_analytics.backends.sql.orders_cte` (statuses,
 null customer ids, line items, reversals and date outliers as on the pandas path).
 """
@@ -22,7 +22,7 @@ from crm_analytics.backends.sql import (
     orders_cte,
     resolve_day,
 )
-from crm_analytics.lifecycle.rules import REPEAT_MIN_ORDERS, period_number_sql
+from crm_analytics.membership.rules import REPEAT_MIN_ORDERS, period_number_sql
 from crm_analytics.orders.encode import factorize_ids
 from crm_analytics.orders.sql import check_engine_orders
 
@@ -46,7 +46,7 @@ def _period(runner: Runner, freq: str) -> str:
 
 def kpi_sums_on_engine(runner: Runner, *, freq: str, as_of: object = None
                        ) -> tuple[pd.DataFrame, int]:
-    """Per-period sums of :func:`crm_analytics.lifecycle.kpi_board`, and the as-of day."""
+    """Per-period sums of :func:`crm_analytics.membership.kpi_board`, and the as-of day."""
     _, as_of_day = _prepare(runner, as_of)
     k = int(REPEAT_MIN_ORDERS)
     query = f"""
@@ -70,7 +70,7 @@ FROM cp GROUP BY p ORDER BY p
 
 
 def lifecycle_cells_on_engine(runner: Runner, *, freq: str, as_of: object = None) -> dict:
-    """Purchase cells per (customer, period) for :func:`crm_analytics.lifecycle.lifecycle`.
+    """Purchase cells per (customer, period) for :func:`crm_analytics.membership.lifecycle`.
 
     Returns a dict of arrays sorted by customer code then period: ``code``, ``p``
     (period number), ``first_in``/``last_in`` (purchase days), ``n_days``, and

@@ -1,11 +1,11 @@
-"""The sample shop's member table and message log (until ``load_sample`` lists them)."""
+"""The sample shop's member table and message log (also ``load_sample("members")``)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics.orders.datasets import sample_data_dir
+from crm_analytics.orders.datasets import load_sample
 
 __all__ = ["LIFECYCLE_SAMPLE_TABLES", "load_lifecycle_sample"]
 
@@ -38,11 +38,4 @@ def load_lifecycle_sample(name: str) -> pd.DataFrame:
             f"The 'name' parameter must be one of {list(LIFECYCLE_SAMPLE_TABLES)}. "
             f"Got {name!r} instead."
         )
-    path = sample_data_dir() / f"{name}.csv"
-    if not path.exists():
-        raise CrmDataError(
-            f"Sample table {path} is missing. Regenerate it with "
-            "`python -m crm_analytics.simulate --out data/sample`."
-        )
-    return pd.read_csv(path, dtype={"customer_id": str, "campaign_id": str},
-                       parse_dates=LIFECYCLE_SAMPLE_TABLES[name], encoding="utf-8")
+    return load_sample(name)

@@ -8,8 +8,8 @@ import pandas as pd
 from crm_analytics._core.dates import dates_from_days
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.backends import is_engine_source, runner_for
-from crm_analytics.lifecycle.data import PeriodOrders, period_orders
-from crm_analytics.lifecycle.rules import (
+from crm_analytics.membership.data import PeriodOrders, period_orders
+from crm_analytics.membership.rules import (
     NOT_YET,
     STAGES,
     check_freq,
@@ -19,7 +19,7 @@ from crm_analytics.lifecycle.rules import (
     period_number,
     stage_matrix,
 )
-from crm_analytics.lifecycle.sql import lifecycle_cells_on_engine
+from crm_analytics.membership.sql import lifecycle_cells_on_engine
 
 __all__ = ["NO_STAGE", "lifecycle", "lifecycle_counts", "lifecycle_flow", "lifecycle_kpis"]
 
@@ -149,7 +149,7 @@ def lifecycle(
     pandas.DataFrame
         Long table sorted by customer and period: ``customer_id``, ``period`` (first
         day of the period) and ``stage`` (a Categorical with the categories
-        :data:`~crm_analytics.lifecycle.rules.STAGES`), plus the ``by`` column. Every
+        :data:`~crm_analytics.membership.rules.STAGES`), plus the ``by`` column. Every
         customer who has ordered by the end of a period has exactly one row for it.
 
     Raises
@@ -222,7 +222,7 @@ def lifecycle_counts(stages: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``period``, ``stage`` (in the order of
-        :data:`~crm_analytics.lifecycle.rules.STAGES`), ``customers`` and ``share``
+        :data:`~crm_analytics.membership.rules.STAGES`), ``customers`` and ``share``
         (of the period's customers); what :func:`crm_analytics.plots.lifecycle.plot_lifecycle`
         draws.
 

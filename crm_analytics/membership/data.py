@@ -12,7 +12,7 @@ import pandas as pd
 
 from crm_analytics._core.dates import day_number
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics.lifecycle.rules import period_number
+from crm_analytics.membership.rules import period_number
 from crm_analytics.orders.encode import PreparedOrders, prepare_orders
 from crm_analytics.summary import orders_until, resolve_as_of
 from crm_analytics.summary.dimensions import dimension_codes
