@@ -216,9 +216,15 @@ def test_missing_column_is_named(sample):
 
 def test_missing_values_are_counted(sample):
     orders = _plain(sample).iloc[:100].copy()
-    orders.loc[orders.index[:3], "customer_id"] = None
-    with pytest.raises(CrmDataError, match=r"Column 'customer_id' is empty in 3 of 100 rows"):
+    orders.loc[orders.index[:3], "order_id"] = None
+    with pytest.raises(CrmDataError, match=r"Column 'order_id' is empty in 3 of 100 rows"):
         customer_summary(duckdb.from_df(orders))
+
+
+def test_rows_without_a_customer_are_left_out_like_pandas(sample):
+    orders = _plain(sample).iloc[:100].copy()
+    orders.loc[orders.index[:3], "customer_id"] = None
+    _equal(customer_summary(validate_orders(orders)), customer_summary(duckdb.from_df(orders)))
 
 
 def test_empty_source_and_missing_file(sample, tmp_path):
@@ -288,6 +294,23 @@ def test_spark_equals_pandas(sample, spark_orders):
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
+def test_spark_line_items_and_reversals_equal_duckdb(spark_frame, tmp_path):
+    """The shared SQL combines line items and nets reversals on Spark too."""
+    lines = pd.DataFrame({
+        "customer_id": [1.0, 1.0, 1.0, 2.0, 2.0, np.nan, 3.0, 3.0],
+        "order_id": ["A1", "A1", "C9", "B1", "B2", "G1", "D1", "D2"],
+        "order_date": pd.to_datetime(["2024-01-02", "2024-01-02", "2024-01-03", "2024-01-05",
+                                      "2024-02-05", "2024-01-07", "2024-03-01", "2024-03-02"]),
+        "quantity": [2, 1, -1, 4, 1, 1, 3, -3],
+        "unit_price": [5.0, 2.0, 5.0, 1.5, 8.0, 9.0, 2.0, 2.0],
+    })
+    path = tmp_path / "lines.parquet"
+    lines.to_parquet(path)
+    expected = customer_summary(str(path))
+    assert expected["total_amount"].tolist() == [7.0, 14.0]  # customer 3: all reversed
+    _equal(expected, customer_summary(spark_frame(lines)))
+
+
 def test_spark_member_status_equals_pandas(sample, spark_orders):
     from crm_analytics.sleeping import member_status
 

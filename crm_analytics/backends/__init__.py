@@ -61,7 +61,9 @@ def runner_for(orders: object, **options: object) -> Runner:
     """The runner for an engine source: Spark for a Spark DataFrame, else DuckDB.
 
     ``options`` are DuckDB settings (``connection``, ``memory_limit``,
-    ``temp_directory``, ``threads``); ``None`` values are ignored. A runner (from
+    ``temp_directory``, ``threads``); ``None`` values are ignored, an invalid
+    ``memory_limit`` is refused at once (whatever the source), and a Spark DataFrame
+    takes none. A runner (from
     :func:`engine_source`) is returned unchanged; its settings were fixed when it was made.
     """
     unknown = sorted(set(options) - set(ENGINE_OPTIONS))
@@ -78,6 +80,12 @@ def runner_for(orders: object, **options: object) -> Runner:
     if _is_spark(orders):
         from crm_analytics.backends import spark
 
+        given = sorted(k for k, v in options.items() if v is not None)
+        if given:
+            raise CrmDataError(
+                f"Engine option(s) {given} are DuckDB settings; a Spark DataFrame runs with "
+                "its Spark session's settings (spark.driver.memory ...). Leave them out."
+            )
         return spark.SparkRunner(orders)
     if isinstance(orders, pd.DataFrame) or _is_duckdb(orders):
         from crm_analytics.backends import duckdb as engine

@@ -25,7 +25,7 @@ import pandas as pd
 
 from crm_analytics._core.errors import CrmDataError
 
-__all__ = ["DuckDBRunner", "is_duckdb_source", "parse_size", "runner"]
+__all__ = ["DuckDBRunner", "check_memory_limit", "is_duckdb_source", "parse_size", "runner"]
 
 _VIEW = "crm_orders"
 
@@ -45,6 +45,35 @@ def _type_names(relation: duckdb.DuckDBPyRelation) -> dict[str, str]:
     """Lower-cased column name -> lower-cased SQL type name (``varchar``, ``bigint`` ...)."""
     return {str(c).lower(): str(t).lower()
             for c, t in zip(relation.columns, relation.types, strict=True)}
+
+
+def _refused(config: dict, exc: BaseException) -> CrmDataError:
+    return CrmDataError(
+        f"DuckDB refused the engine settings {config}: {exc}. Use sizes such as "
+        "memory_limit='2GB' (command line: --memory-limit 2GB), an existing folder for "
+        "temp_directory and a whole number of threads."
+    )
+
+
+def check_memory_limit(value: object) -> str:
+    """``value`` as a DuckDB memory limit text, or a clear :class:`CrmDataError`.
+
+    Checked by DuckDB itself (a throwaway in-memory connection), so exactly what an
+    engine would accept passes, whether or not an engine runs afterwards.
+
+    >>> check_memory_limit("2GB")
+    '2GB'
+    >>> check_memory_limit("lots")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crm_analytics._core.errors.CrmDataError: DuckDB refused the engine settings ...
+    """
+    config = {"memory_limit": str(value)}
+    try:
+        duckdb.connect(config=config).close()
+    except duckdb.Error as exc:
+        raise _refused(config, exc) from exc
+    return str(value)
 
 
 def is_duckdb_source(obj: object) -> bool:
@@ -68,6 +97,8 @@ class DuckDBRunner:
     ) -> None:
         self._relation = None
         self._con = connection
+        if memory_limit is not None:
+            memory_limit = check_memory_limit(memory_limit)  # also where it is not used
         if isinstance(orders, duckdb.DuckDBPyRelation):
             self._relation = orders
             self._src = _VIEW
@@ -87,11 +118,7 @@ class DuckDBRunner:
             try:
                 self._con = duckdb.connect(config=config)
             except duckdb.Error as exc:
-                raise CrmDataError(
-                    f"DuckDB refused the engine settings {config}: {exc}. Use sizes such as "
-                    "memory_limit='2GB', an existing folder for temp_directory and a whole "
-                    "number of threads."
-                ) from exc
+                raise _refused(config, exc) from exc
         if isinstance(orders, pd.DataFrame):
             self._con.register(_VIEW, orders)
             self._src = _VIEW

@@ -22,7 +22,7 @@ import pandas as pd
 
 from crm_analytics._core.dates import EPOCH, dates_from_days, to_day
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics._core.vocab import EXCLUDED_STATUSES
+from crm_analytics._core.vocab import EXCLUDED_STATUSES, NULL_ID_MARKERS, REVERSAL_PREFIX
 
 __all__ = [
     "DIALECTS",
@@ -30,9 +30,12 @@ __all__ = [
     "FLOW_ROW_FACTOR",
     "KEPT_DAY",
     "MISSING_COUNTS",
+    "NET_EPSILON",
+    "ORDER_SHAPE",
     "ROW_BYTES",
     "TEXT_TYPES",
     "Runner",
+    "amount_expr",
     "as_text",
     "cached",
     "check_source",
@@ -41,13 +44,21 @@ __all__ = [
     "day_expr",
     "first_day",
     "has_column",
+    "id_text",
     "is_text_column",
     "kept_rows_cte",
     "known_profile",
     "last_day",
+    "net_orders_cte",
+    "null_id_condition",
+    "order_id_key",
+    "order_shape",
     "orders_cte",
     "profile",
     "resolve_day",
+    "reversal_condition",
+    "reversed_condition",
+    "set_order_shape",
     "sql_text",
     "status_filter",
 ]
@@ -60,7 +71,8 @@ _Value = TypeVar("_Value")
 #: ``bucket`` a text into one of ``k`` hash buckets (customer chunks, see
 #: :func:`customer_summary_sql`), ``day_date`` a day number into a DATE (CSV cells
 #: "2025-11-11"), ``shuffle`` a text into a pseudo-random sort key (seeded samples),
-#: ``log1p`` ``ln(1 + x)``.
+#: ``log1p`` ``ln(1 + x)``, ``matches`` whether a text contains a regular-expression
+#: match (anchor it with ``^...$``), ``ident`` a quoted column name.
 DIALECTS = {
     "duckdb": {
         "day": "(CAST(TRY_CAST({x} AS TIMESTAMP) AS DATE) - DATE '1970-01-01')",
@@ -70,6 +82,8 @@ DIALECTS = {
         "day_date": "(DATE '1970-01-01' + CAST({x} AS INTEGER))",
         "shuffle": "hash(CAST({x} AS VARCHAR) || '#{seed}')",
         "log1p": "LN(1.0 + {x})",
+        "matches": "regexp_matches({x}, {p})",
+        "ident": '"{x}"',
     },
     "spark": {
         "day": "unix_date(CAST(try_cast({x} AS TIMESTAMP) AS DATE))",
@@ -79,6 +93,8 @@ DIALECTS = {
         "day_date": "date_from_unix_date(CAST({x} AS INT))",
         "shuffle": "xxhash64(concat(CAST({x} AS STRING), '#{seed}'))",
         "log1p": "log1p({x})",
+        "matches": "({x} RLIKE {p})",
+        "ident": "`{x}`",
     },
 }
 
@@ -107,14 +123,20 @@ def day_expr(runner: Runner, expr: str) -> str:
 
 
 def check_source(runner: Runner, required=("customer_id", "order_date", "amount")) -> None:
-    """Raise :class:`CrmDataError` naming the ``required`` columns the source lacks."""
+    """Raise :class:`CrmDataError` naming the ``required`` columns the source lacks.
+
+    ``amount`` may be missing when ``quantity`` and ``unit_price`` are there (line items:
+    the amount is their product, see :func:`amount_expr`).
+    """
     cols = [c.lower() for c in runner.columns]
-    missing = [c for c in required if c not in cols]
+    missing = [c for c in required if c not in cols
+               and not (c == "amount" and {"quantity", "unit_price"} <= set(cols))]
     if missing:
         raise CrmDataError(
             f"The order source is missing column(s) {missing}; it has {runner.columns}. "
             "Rename the columns to the canonical names (customer_id, order_id, order_date, "
-            "amount, margin) in the query or file that makes the source."
+            "amount, margin; or quantity and unit_price instead of amount) in the query or "
+            "file that makes the source."
         )
 
 
@@ -153,6 +175,173 @@ def status_filter(column: str = "status") -> str:
     return f"LOWER(TRIM(COALESCE(CAST({column} AS STRING), ''))) NOT IN ({statuses})"
 
 
+#: Float and decimal SQL types: ids stored in them are written as integer text.
+_NUMBER_TYPES = ("double", "float", "real", "decimal", "numeric")
+
+
+def id_text(runner: Runner, column: str) -> str:
+    """An id column as text, as the pandas path writes it: a float id ``12346.0`` (a
+    number column with missing values) becomes ``'12346'``."""
+    kind = (getattr(runner, "column_types", None) or {}).get(column.lower(), "")
+    if kind.startswith(_NUMBER_TYPES):
+        return f"CAST(CAST({column} AS BIGINT) AS STRING)"
+    return f"CAST({column} AS STRING)"
+
+
+def null_id_condition(column: str, text: bool | None = None) -> str:
+    """SQL condition for an id that is missing: NULL, or a null marker
+    (:data:`~crm_analytics._core.vocab.NULL_ID_MARKERS`: ``N/A``, ``null``, ``-`` ...)
+    once surrounding spaces are removed and letters lower-cased.
+
+    ``text=True`` says the column is already text (no cast). Only short or space-padded
+    texts are trimmed and compared, so the test costs little on long ids.
+
+    >>> print(null_id_condition("order_id", text=True))  # doctest: +ELLIPSIS
+    (order_id IS NULL OR ((LENGTH(order_id) <= 4 OR order_id LIKE ' %' OR order_id LIKE '% ') \
+AND LOWER(TRIM(order_id)) IN ('', '#n/a', '-', ...)))
+    """
+    t = column if text else f"CAST({column} AS STRING)"
+    markers = ", ".join(sql_text(m) for m in sorted(NULL_ID_MARKERS))
+    longest = max(len(m) for m in NULL_ID_MARKERS)
+    return (f"({column} IS NULL OR ((LENGTH({t}) <= {longest} OR {t} LIKE ' %' OR {t} LIKE "
+            f"'% ') AND LOWER(TRIM({t})) IN ({markers})))")
+
+
+def order_id_key(text: bool | None = None) -> str:
+    """Order ids as ``validate_orders`` compares them: their text without surrounding
+    spaces (numbers as they are: equal numbers are equal texts).
+
+    >>> order_id_key(text=False)
+    'order_id'
+    """
+    if text is False:
+        return "order_id"
+    t = "order_id" if text else "CAST(order_id AS STRING)"
+    return f"CASE WHEN {t} LIKE ' %' OR {t} LIKE '% ' THEN TRIM({t}) ELSE {t} END"
+
+
+def amount_expr(runner: Runner) -> str:
+    """A row's money: ``amount``, or ``quantity * unit_price`` when there is no amount."""
+    if has_column(runner, "amount"):
+        return "CAST(amount AS DOUBLE)"
+    return "(CAST(quantity AS DOUBLE) * CAST(unit_price AS DOUBLE))"
+
+
+def reversal_condition(runner: Runner) -> str:
+    """SQL condition for a reversal row (a return or cancellation, not an order).
+
+    The order id is :data:`~crm_analytics._core.vocab.REVERSAL_PREFIX` followed by
+    digits (``C536379``), or the quantity or the amount is negative: the rule of
+    :func:`crm_analytics.orders.lines.combine_line_items`.
+    """
+    parts = [f"{amount_expr(runner)} < 0"]
+    if has_column(runner, "quantity"):
+        parts.append("CAST(quantity AS DOUBLE) < 0")
+    if is_text_column(runner, "order_id") is not False:
+        t = "order_id" if is_text_column(runner, "order_id") else "CAST(order_id AS STRING)"
+        match = DIALECTS[runner.dialect]["matches"].format(
+            x=f"TRIM({t})", p=sql_text(f"^{REVERSAL_PREFIX}[0-9]+$"))
+        # a cheap prefix test first: the pattern runs only on the few candidate ids
+        parts.append(f"(({t} LIKE {sql_text(REVERSAL_PREFIX + '%')} OR {t} LIKE ' %') "
+                     f"AND {match})")
+    return "(" + " OR ".join(parts) + ")"
+
+
+#: Key of the order shape in a runner's cache (see :func:`order_shape`).
+ORDER_SHAPE = "order shape"
+
+#: An order netted down to this much money or less is fully reversed.
+NET_EPSILON = 0.005
+
+
+def order_shape(runner: Runner) -> dict | None:
+    """What the order checks learnt about the source's rows, or None before them.
+
+    Set by :func:`crm_analytics.orders.sql.check_engine_orders` (which every engine path
+    calls first): ``no_customer`` (rows without a customer id to leave out), ``combine``
+    (repeated order ids or reversal rows: line items to combine, reversals to net),
+    ``cutoff`` (the last credible order day, None when no date is an outlier),
+    ``cutoff_for`` (a function: the cutoff among the orders up to a given as-of day),
+    ``first_day`` / ``last_day`` (of the kept orders). :func:`orders_cte` builds the
+    kept orders from it.
+    """
+    return (getattr(runner, "_crm_cache", None) or {}).get(ORDER_SHAPE)
+
+
+def set_order_shape(runner: Runner, shape: dict | None) -> None:
+    """Store (or with None forget) the :func:`order_shape` of a runner's source."""
+    cached(runner, ORDER_SHAPE, lambda: shape)
+    store = getattr(runner, "_crm_cache", None)
+    if store is not None:
+        if shape is None:
+            store.pop(ORDER_SHAPE, None)
+        else:
+            store[ORDER_SHAPE] = shape
+
+
+def _row_filters(runner: Runner, shape: dict | None,
+                 bucket: tuple[int, int] | None) -> list[str]:
+    where = []
+    if bucket is not None:
+        expr = DIALECTS[runner.dialect]["bucket"].format(x=id_text(runner, "customer_id"),
+                                                         k=int(bucket[1]))
+        where.append(f"{expr} = {int(bucket[0])}")
+    if has_column(runner, "status"):
+        where.append(status_filter())
+    if shape and shape.get("no_customer"):
+        where.append("NOT " + null_id_condition(
+            "customer_id", is_text_column(runner, "customer_id")))
+    return where
+
+
+def net_orders_cte(runner: Runner, *, margin: bool = False,
+                   bucket: tuple[int, int] | None = None) -> str:
+    """CTEs ending in ``crm_net``: every order of a customer, line items combined.
+
+    Columns ``customer_id, order_id, day, amount`` (before netting), ``reversed`` (the
+    customer's reversed money), ``net`` (the amount left after netting) [, ``margin``,
+    scaled like the amount]. Rows with an excluded status or no customer id are left
+    out. Line items (rows sharing an order id) make one order: its earliest day, the sum
+    of their amounts and margins. Reversal rows (:func:`reversal_condition`) are not
+    orders: each customer's reversed money (the sum of their absolute amounts) is taken
+    off that customer's orders, the latest first (by order time, then the larger order
+    id); an order of a customer with reversals left with :data:`NET_EPSILON` or less is
+    fully reversed (see :func:`reversed_condition`). ``crm_rev`` holds each customer's
+    ``reversed`` money and ``crm_orders`` the orders before netting.
+    """
+    where = _row_filters(runner, order_shape(runner), bucket)
+    margin_row = ", CAST(margin AS DOUBLE) AS margin" if margin else ""
+    margin_sum = ", SUM(margin) AS margin" if margin else ""
+    margin_out = (", CASE WHEN c.amount > 0 THEN c.margin * (c.amount - c.taken) / c.amount "
+                  "ELSE 0.0 END AS margin") if margin else ""
+    key = order_id_key(is_text_column(runner, "order_id"))
+    return (
+        f"crm_rows AS (SELECT {id_text(runner, 'customer_id')} AS customer_id, "
+        f"{key} AS order_id, {day_expr(runner, 'order_date')} AS day, "
+        "TRY_CAST(order_date AS TIMESTAMP) AS ts, "
+        f"{amount_expr(runner)} AS amount{margin_row}, {reversal_condition(runner)} AS rev "
+        "FROM {src}" + (" WHERE " + " AND ".join(where) if where else "") + "),\n"
+        f"crm_orders AS (SELECT order_id, MIN(customer_id) AS customer_id, MIN(day) AS day, "
+        f"MIN(ts) AS ts, SUM(amount) AS amount{margin_sum} FROM crm_rows WHERE NOT rev "
+        "GROUP BY order_id),\n"
+        "crm_rev AS (SELECT customer_id, SUM(ABS(amount)) AS reversed FROM crm_rows "
+        "WHERE rev GROUP BY customer_id),\n"
+        "crm_later AS (SELECT c.*, COALESCE(r.reversed, 0.0) AS reversed, "
+        "COALESCE(SUM(c.amount) OVER (PARTITION BY c.customer_id ORDER BY c.ts DESC, "
+        "c.order_id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0.0) AS later "
+        "FROM crm_orders c LEFT JOIN crm_rev r ON c.customer_id = r.customer_id),\n"
+        "crm_taken AS (SELECT c.*, LEAST(c.amount, GREATEST(0.0, c.reversed - c.later)) "
+        "AS taken FROM crm_later c),\n"
+        "crm_net AS (SELECT c.customer_id, c.order_id, c.day, c.amount, c.reversed, "
+        f"c.amount - c.taken AS net{margin_out} FROM crm_taken c)"
+    )
+
+
+def reversed_condition() -> str:
+    """SQL condition on ``crm_net`` (:func:`net_orders_cte`) for a fully reversed order."""
+    return f"(reversed > 0 AND net <= {NET_EPSILON!r})"
+
+
 def orders_cte(runner: Runner, *, as_of_day: int | None = None, margin: bool = False,
                 bucket: tuple[int, int] | None = None) -> str:
     """``o``: customer_id (text), day (day number), amount [, margin] of kept orders.
@@ -160,21 +349,30 @@ def orders_cte(runner: Runner, *, as_of_day: int | None = None, margin: bool = F
     Orders with an excluded status (cancelled, refunded, ... as in
     :func:`crm_analytics.validate_orders`) and, with ``as_of_day``, orders after it are
     left out. ``bucket=(i, k)`` keeps only the customers of hash bucket ``i`` of ``k``.
+    Once the order checks have run (:func:`order_shape`), rows without a customer id,
+    fully reversed orders and date outliers are left out too, and line items are
+    combined (:func:`net_orders_cte`); a source without any of these reads its rows
+    as they are.
     """
-    day = day_expr(runner, "order_date")
-    where = []
-    if bucket is not None:
-        expr = DIALECTS[runner.dialect]["bucket"].format(x="CAST(customer_id AS STRING)",
-                                                         k=int(bucket[1]))
-        where.append(f"{expr} = {int(bucket[0])}")
-    if as_of_day is not None:
-        where.append(f"{day} <= {int(as_of_day)}")
-    if has_column(runner, "status"):
-        where.append(status_filter())
+    shape = order_shape(runner)
+    cutoff = shape.get("cutoff") if shape else None
+    if as_of_day is not None and shape and shape.get("cutoff_for"):
+        cutoff = shape["cutoff_for"](int(as_of_day))
+    last = min((d for d in (as_of_day, cutoff) if d is not None), default=None)
     margin_col = ", CAST(margin AS DOUBLE) AS margin" if margin else ""
+    if shape and shape.get("combine"):
+        where = f"NOT {reversed_condition()}" + (
+            "" if last is None else f" AND day <= {int(last)}")
+        return (f"{net_orders_cte(runner, margin=margin, bucket=bucket)},\n"
+                "o AS (SELECT customer_id, day, net AS amount"
+                + (", margin" if margin else "") + f" FROM crm_net WHERE {where})")
+    day = day_expr(runner, "order_date")
+    where = _row_filters(runner, shape, bucket)
+    if last is not None:
+        where.insert(1 if bucket is not None else 0, f"{day} <= {int(last)}")
     return (
-        f"o AS (SELECT CAST(customer_id AS STRING) AS customer_id, {day} AS day, "
-        f"CAST(amount AS DOUBLE) AS amount{margin_col} FROM {{src}}"
+        f"o AS (SELECT {id_text(runner, 'customer_id')} AS customer_id, {day} AS day, "
+        f"{amount_expr(runner)} AS amount{margin_col} FROM {{src}}"
         + (" WHERE " + " AND ".join(where) if where else "")
         + ")"
     )
@@ -253,12 +451,19 @@ def known_profile(runner: Runner) -> dict[str, int | None] | None:
 
 
 def last_day(runner: Runner) -> int:
-    """The last kept order day (from the profile already made by the order checks)."""
+    """The last kept order day (from the order checks: a date outlier is never the last
+    day, see :func:`order_shape`)."""
+    shape = order_shape(runner)
+    if shape is not None:
+        return shape["last_day"]
     return (known_profile(runner) or profile(runner))["last_day"]
 
 
 def first_day(runner: Runner) -> int:
     """The first kept order day (from the profile already made by the order checks)."""
+    shape = order_shape(runner)
+    if shape is not None:
+        return shape["first_day"]
     return (known_profile(runner) or profile(runner))["first_day"]
 
 

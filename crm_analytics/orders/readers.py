@@ -633,18 +633,29 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+def _tidy_values(values: pd.Series) -> pd.Series:
+    """One column (or all cells, flattened) as stripped text, ``="..."`` unwrapped, empty
+    cells missing."""
+    if not pd.api.types.is_string_dtype(values) or values.dtype == object:
+        values = values.map(_cell_text, na_action="ignore").astype("str")
+    values = values.str.strip()
+    if values.str.startswith("=").any():
+        values = values.str.replace(_FORMULA_TEXT, r"\1", regex=True).str.strip()
+    return values.mask(values == "")
+
+
+#: More columns than this are tidied as one flattened column: per-column work costs about
+#: a millisecond each, which a wide export (thousands of columns) turns into minutes.
+_WIDE = 200
+
+
 def _tidy_text(raw: pd.DataFrame) -> pd.DataFrame:
     """Every column as stripped text, ``="..."`` unwrapped, empty cells missing."""
-    out = {}
-    for col in raw.columns:
-        values = raw[col]
-        if not pd.api.types.is_string_dtype(values) or values.dtype == object:
-            values = values.map(_cell_text, na_action="ignore").astype("str")
-        values = values.str.strip()
-        if values.str.startswith("=").any():
-            values = values.str.replace(_FORMULA_TEXT, r"\1", regex=True).str.strip()
-        out[col] = values.mask(values == "")
-    return pd.DataFrame(out, index=raw.index)
+    if raw.shape[1] > _WIDE and raw.shape[0] * raw.shape[1] <= 5_000_000:
+        cells = pd.Series(raw.to_numpy(dtype=object).ravel(), dtype=object)
+        tidy = _tidy_values(cells).to_numpy(dtype=object).reshape(raw.shape)
+        return pd.DataFrame(tidy, index=raw.index, columns=raw.columns)
+    return pd.DataFrame({col: _tidy_values(raw[col]) for col in raw.columns}, index=raw.index)
 
 
 def _detect(headers: Iterable[str]) -> str:
