@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 #: so ``import crm_analytics`` and ``crm-analytics --help`` stay fast and load the
 #: scientific stack only when an analysis runs.
 _EXPORTS = {
+    "UnreadableInputError": "crm_analytics._core.errors",
+    "engine_validation_report": "crm_analytics.orders.sql",
     "date_outlier_cutoff": "crm_analytics.orders.rules",
     "province_from_address": "crm_analytics.summary.dimensions",
     "CustomerDimension": "crm_analytics.summary.dimensions",
@@ -131,6 +133,7 @@ __all__ = [
     "SendList",
     "SimulatedShop",
     "SpendModel",
+    "UnreadableInputError",
     "UpliftModel",
     "UpliftNotDistinguishableWarning",
     "ValidationReport",
@@ -152,6 +155,7 @@ __all__ = [
     "days_to_second_order",
     "detect_source",
     "engine_source",
+    "engine_validation_report",
     "estimate_lifetime_years",
     "export_segments",
     "fit_churn_model",
@@ -216,7 +220,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysers and IDEs see the names directly
-    from crm_analytics._core.errors import CrmDataError
+    from crm_analytics._core.errors import CrmDataError, UnreadableInputError
     from crm_analytics.backends import engine_source
     from crm_analytics.campaigns import (
         HoldoutPlan,
@@ -277,6 +281,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
     from crm_analytics.orders.lines import combine_line_items
     from crm_analytics.orders.readers import detect_source, read_orders
     from crm_analytics.orders.rules import date_outlier_cutoff
+    from crm_analytics.orders.sql import engine_validation_report
     from crm_analytics.orders.validate import ValidationReport, validate_orders, validation_report
     from crm_analytics.report import run_report
     from crm_analytics.segments import (

@@ -51,7 +51,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from crm_analytics._core.errors import CrmDataError
+from crm_analytics._core.errors import CrmDataError, UnreadableInputError
 from crm_analytics._core.money import check_currency
 from crm_analytics._core.vocab import REASON_AFTER_AS_OF
 
@@ -72,7 +72,7 @@ _COLUMNS_FORM = ("--columns customer_id=CustomerID,order_id=InvoiceNo,order_date
                  "header that holds a comma or '=': --columns 'amount=\"Total, EUR\"')")
 
 
-class UnusableInput(CrmDataError):
+class UnusableInput(UnreadableInputError):
     """An input or output the command cannot use at all (exit 2, also for ``validate``).
 
     A path that is a folder or does not exist, a file that cannot be decoded, an option
@@ -877,7 +877,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(_explain(exc), file=sys.stderr)
-        if args.command == "validate" and not isinstance(exc, UnusableInput):
+        if args.command == "validate" and not isinstance(exc, UnreadableInputError):
             print("The data is NOT valid: fix it as described above.", file=sys.stderr)
             return EXIT_INVALID
         return EXIT_BAD_INPUT

@@ -12,12 +12,11 @@ import pandas as pd
 
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.backends.sql import (
+    DIALECTS,
     Runner,
-    day_expr,
     first_day,
-    has_column,
+    orders_cte,
     resolve_day,
-    status_filter,
 )
 from crm_analytics.cohorts.rules import (
     CohortGrid,
@@ -35,23 +34,23 @@ __all__ = ["cohort_repurchase_on_engine", "cohort_revenue_on_engine"]
 
 # --------------------------------------------------------------------------- cohorts
 def _period_sql(runner: Runner, period: str) -> str:
-    """Calendar period number of ``order_date``, from :func:`rules.period_sql`."""
-    return period_sql(day_expr(runner, "order_date"),
-                      "CAST(CAST(order_date AS TIMESTAMP) AS DATE)", period)
+    """Calendar period number of a kept order's ``day``, from :func:`rules.period_sql`."""
+    return period_sql("day", DIALECTS[runner.dialect]["day_date"].format(x="day"), period)
 
 
 def _cohort_counts(runner: Runner, period: str, as_of_day: int) -> pd.DataFrame:
-    """Long table ``kind, cohort_p, k, n, revenue`` (sizes, on, first repeat, revenue)."""
-    day = day_expr(runner, "order_date")
-    status = ""
-    if has_column(runner, "status"):
-        status = " AND " + status_filter()
+    """Long table ``kind, cohort_p, k, n, revenue`` (sizes, on, first repeat, revenue).
+
+    Built on the kept orders (:func:`~crm_analytics.backends.sql.orders_cte`): the same
+    orders as every other analysis, so guests, reversed orders, date outliers and line
+    items are handled as in :func:`crm_analytics.validate_orders`.
+    """
     query = f"""
-WITH cp AS (
-  SELECT CAST(customer_id AS STRING) AS customer_id, {_period_sql(runner, period)} AS p,
-         MIN({day}) AS min_day, MAX({day}) AS max_day, SUM(CAST(amount AS DOUBLE)) AS amount
-  FROM {{src}} WHERE {day} <= {int(as_of_day)}{status}
-  GROUP BY 1, 2
+WITH {orders_cte(runner, as_of_day=as_of_day)},
+cp AS (
+  SELECT customer_id, {_period_sql(runner, period)} AS p,
+         MIN(day) AS min_day, MAX(day) AS max_day, SUM(CAST(amount AS DOUBLE)) AS amount
+  FROM o GROUP BY 1, 2
 ),
 c AS (
   SELECT customer_id, p, max_day, amount,

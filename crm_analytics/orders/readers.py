@@ -57,7 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from crm_analytics._core.checks import closest_column, format_examples
-from crm_analytics._core.errors import CrmDataError
+from crm_analytics._core.errors import CrmDataError, UnreadableInputError
 from crm_analytics._core.money import check_currency
 from crm_analytics._core.vocab import (
     NULL_ID_MARKERS,
@@ -365,12 +365,12 @@ def _check_path(path: object) -> Path:
         )
     file = Path(path).expanduser()
     if not file.exists():
-        raise CrmDataError(
+        raise UnreadableInputError(
             f"No file at {str(file)!r}. Check the path (relative paths start from "
             f"{os.getcwd()!r})."
         )
     if file.is_dir():
-        raise CrmDataError(
+        raise UnreadableInputError(
             f"{str(file)!r} is a directory (folder), not a file; pass the path of the order "
             "file in it."
         )
@@ -388,7 +388,7 @@ def _file_kind(file: Path) -> str:
         return "excel"
     if last in _PARQUET_SUFFIXES:
         return "parquet"
-    raise CrmDataError(
+    raise UnreadableInputError(
         f"Unsupported file type {last or '(no extension)'!r} for {file.name}. read_orders "
         f"reads {list(_TEXT_SUFFIXES + _PARQUET_SUFFIXES + _EXCEL_SUFFIXES)}; save the "
         "table as CSV (UTF-8) or .xlsx, or rename the file if it already is one."
@@ -411,7 +411,7 @@ def _read_raw(
                 "package named there, or save the sheet as .xlsx or CSV."
             ) from exc
         except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
-            raise CrmDataError(
+            raise UnreadableInputError(
                 f"Could not read {file.name} as an Excel workbook ({exc}). Open it in Excel "
                 "and save it again as .xlsx, or export it as CSV."
             ) from exc
@@ -423,7 +423,7 @@ def _read_raw(
             return pd.DataFrame(columns=pq.read_schema(file).names), "Parquet"
         return pd.read_parquet(file), "Parquet"
     except (ValueError, OSError, ImportError) as exc:
-        raise CrmDataError(
+        raise UnreadableInputError(
             f"Could not read {file.name} as a Parquet file ({exc}). Check that the file is "
             "complete, or save the table as CSV."
         ) from exc
@@ -446,24 +446,24 @@ def _read_text(file: Path, encoding: str | None, nrows: int | None) -> tuple[pd.
         except UnicodeError as exc:
             failure = exc
         except LookupError as exc:
-            raise CrmDataError(
+            raise UnreadableInputError(
                 f"Unknown encoding {enc!r}. Use a Python codec name such as 'utf-8-sig', "
                 "'gb18030' or 'utf-16' (command line: --encoding gb18030), or leave "
                 "encoding=None to detect it."
             ) from exc
         except pd.errors.EmptyDataError as exc:
-            raise CrmDataError(
+            raise UnreadableInputError(
                 f"{file.name} is empty (no header row). Export the orders again."
             ) from exc
         except pd.errors.ParserError as exc:
-            raise CrmDataError(
+            raise UnreadableInputError(
                 f"{file.name} is not a well-formed CSV file ({exc}). Check the separator and "
                 "quoting, or save it again from Excel as 'CSV UTF-8'."
             ) from exc
         except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
             if not compressed:
                 raise
-            raise CrmDataError(
+            raise UnreadableInputError(
                 f"Could not decompress {file.name}: it is not a valid {file.suffix} "
                 f"(gzip/zip ...) compressed file ({exc}). If it is plain text, rename it to "
                 f"{file.stem!r}; otherwise compress it again."
@@ -475,7 +475,7 @@ def _read_text(file: Path, encoding: str | None, nrows: int | None) -> tuple[pd.
     )
     if encoding is not None:
         fix = "Leave encoding=None to try UTF-8 and GB18030, or pass the file's real encoding."
-    raise CrmDataError(f"Could not decode {file.name} as {tried} ({failure}). {fix}")
+    raise UnreadableInputError(f"Could not decode {file.name} as {tried} ({failure}). {fix}")
 
 
 def _read_csv(file: Path, enc: str, nrows: int | None, compressed: bool) -> pd.DataFrame:
@@ -489,7 +489,7 @@ def _read_csv(file: Path, enc: str, nrows: int | None, compressed: bool) -> pd.D
 
 
 def _not_a_table(file: Path, why: str) -> CrmDataError:
-    return CrmDataError(
+    return UnreadableInputError(
         f"{file.name} is not a readable table: {why}. Export the orders as CSV (UTF-8), "
         ".xlsx or Parquet and read that file."
     )

@@ -312,14 +312,15 @@ def duplicate_order_ids_error(n_rows: int, n_ids: int, examples: str) -> CrmData
 
     >>> print(duplicate_order_ids_error(4, 2, "'A1' (2 rows); 'B7' (2 rows)"))
     Column 'order_id' has 4 rows sharing 2 order ids ('A1' (2 rows); 'B7' (2 rows)). One \
-row per order is expected: sum line items per order first (read_orders(source='shopify') \
-does this), or drop exact duplicate rows (a file read twice repeats every order).
+row per order is expected: combine line items into orders with \
+crm_analytics.combine_line_items(df) (read_orders does it for every file), or drop exact \
+duplicate rows (a file read twice repeats every order).
     """
     return CrmDataError(
         f"Column 'order_id' has {int(n_rows)} rows sharing {int(n_ids)} order ids "
-        f"({examples}). One row per order is expected: sum line items per order first "
-        "(read_orders(source='shopify') does this), or drop exact duplicate rows (a file "
-        "read twice repeats every order)."
+        f"({examples}). One row per order is expected: combine line items into orders with "
+        "crm_analytics.combine_line_items(df) (read_orders does it for every file), or drop "
+        "exact duplicate rows (a file read twice repeats every order)."
     )
 
 
