@@ -60,7 +60,7 @@ def main() -> None:
     rows = args.rows or args.customers
     print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     t = time.perf_counter()
-    base = simulate_shop(args.customers, seed=3, params={"campaigns": []})
+    base = simulate_shop(args.customers, seed=3, params={"alpha": 6.0, "campaigns": []})
     shop = simulate_uplift_campaigns(base, n_campaigns=args.campaigns,
                                      audience_size=rows // args.campaigns, seed=1)
     orders = shop.orders[["customer_id", "order_id", "order_date", "amount", "margin"]]
@@ -79,7 +79,7 @@ def main() -> None:
     t_ref = time.perf_counter() - t
     # same rows in the same (campaign, audience) order: campaigns are grouped in order
     np.testing.assert_allclose(ours["frequency"], ref["frequency"])
-    np.testing.assert_allclose(ours["spend"], ref["spend"], rtol=1e-9)
+    np.testing.assert_allclose(ours["spend"], ref["spend"], atol=1e-3)  # running sums
     has = ref["frequency"] > 0
     np.testing.assert_allclose(ours["recency_days"][has], ref["recency_days"][has])
     print(f"history features: ours {t_ours:.2f} s, naive pandas {t_ref:.2f} s, "
