@@ -318,3 +318,51 @@ def test_churn_story_equals_the_pandas_report(reports):
     assert got[0] == want[0]
     assert len(want[1]) == 3 and got[1][:2] == want[1][:2]  # risk counts, risk x status
     assert all((r.out_dir / "churn_backtest.png").exists() for r in reports)
+
+
+# --------------------------------------------------------------------------- issue 12/13
+def _small_shop(n: int) -> pd.DataFrame:
+    rows = []
+    for i in range(n):
+        rows.append((f"c{i}", f"o{i}a", "2024-01-05", 10.0 + i))
+        if i % 2 == 0:
+            rows.append((f"c{i}", f"o{i}b", "2024-03-05", 12.0))
+    frame = pd.DataFrame(rows, columns=["customer_id", "order_id", "order_date", "amount"])
+    return frame.assign(order_date=pd.to_datetime(frame["order_date"]))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_small_shops_get_a_page_on_the_engine_path(n, tmp_path):
+    res = run_report(duckdb.from_df(_small_shop(n)), out_dir=tmp_path, progress=False)
+    page = res.html_path.read_text(encoding="utf-8")
+    assert res.headline["Customers"] == str(n) and "Data used" in page
+    customers = _read(tmp_path / "customers.csv")
+    assert len(customers) == n
+    if n < 3:
+        assert "Not computed. No segments:" in page
+        assert customers["segment"].isna().all()
+
+
+def test_engine_data_section_equals_the_pandas_one(tmp_path):
+    orders = _small_shop(40)
+    late = pd.DataFrame({"customer_id": ["c1"], "order_id": ["late"],
+                         "order_date": pd.to_datetime(["2024-06-01"]), "amount": [5.0]})
+    orders = pd.concat([orders, late], ignore_index=True)
+    want = run_report(orders, out_dir=tmp_path / "p", as_of="2024-03-31", currency="GBP",
+                      progress=False)
+    got = run_report(duckdb.from_df(orders), out_dir=tmp_path / "e", as_of="2024-03-31",
+                     currency="GBP", progress=False)
+    for res in (want, got):
+        assert res.data.n_after_as_of == 1 and res.data.orders_used == len(orders) - 1
+        assert res.data.currency == "GBP" and res.data.as_of_reason == "given"
+    assert got.data.lines() == want.data.lines()
+    assert got.headline == want.headline
+
+
+def test_engine_csv_cells_are_neutralised(tmp_path):
+    orders = _small_shop(40)
+    orders.loc[orders["customer_id"] == "c0", "customer_id"] = "=HYPERLINK(1)"
+    run_report(duckdb.from_df(orders), out_dir=tmp_path, progress=False)
+    for name in ("customers.csv", "segments.csv"):
+        ids = _read(tmp_path / name)["customer_id"]
+        assert "'=HYPERLINK(1)" in ids.tolist() and "=HYPERLINK(1)" not in ids.tolist()

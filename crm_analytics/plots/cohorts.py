@@ -20,13 +20,14 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from crm_analytics._core.checks import require_columns, require_dataframe
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.cohorts.rules import COHORT_PERIODS, check_how, check_period
 
-__all__ = ["plot_cohort_heatmap", "plot_repurchase_curves"]
+__all__ = ["MAX_COLOURED_CURVES", "plot_cohort_heatmap", "plot_repurchase_curves"]
 
 _UNITS = COHORT_PERIODS
 _VALUE_LABELS = {
@@ -37,6 +38,8 @@ _VALUE_LABELS = {
     "revenue_per_customer": "Revenue per cohort customer (currency)",
     "cumulative_revenue_per_customer": "Cumulative revenue per cohort customer (currency)",
 }
+#: Repurchase curves: with more cohorts, only a few are coloured (the rest grey).
+MAX_COLOURED_CURVES = 12
 #: Heatmaps up to this many rows and columns get a number in each cell by default.
 _ANNOTATE_MAX = 24
 
@@ -89,6 +92,24 @@ def _checked(table: object, value: str, name: str) -> pd.DataFrame:
     return table
 
 
+def _check_min_size(min_cohort_size: object) -> int | None:
+    if min_cohort_size is None:
+        return None
+    if isinstance(min_cohort_size, bool) or not isinstance(min_cohort_size, int | np.integer) \
+            or min_cohort_size < 1:
+        raise CrmDataError("The 'min_cohort_size' parameter must be an int >= 1 or None. "
+                           f"Got {min_cohort_size!r} instead.")
+    return int(min_cohort_size)
+
+
+def _cohort_sizes(table: pd.DataFrame, cohorts: pd.Index) -> np.ndarray | None:
+    """Customers per cohort (``cohort_size``) in the order of ``cohorts``; None without."""
+    if "cohort_size" not in table.columns:
+        return None
+    sizes = table.groupby("cohort")["cohort_size"].max()
+    return sizes.reindex(cohorts).fillna(0).to_numpy(dtype=np.int64)
+
+
 def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=size, layout="constrained")
@@ -104,6 +125,8 @@ def plot_cohort_heatmap(
     cmap: str = "YlGnBu",
     period: str | None = None,
     how: str | None = None,
+    min_cohort_size: int | None = None,
+    show_sizes: bool = False,
     **kw: object,
 ) -> Axes:
     """Heatmap of a cohort table: cohorts as rows, periods since first order as columns.
@@ -128,6 +151,13 @@ def plot_cohort_heatmap(
     how : {"on", "cumulative"}, optional
         How the rates were counted (as given to ``cohort_repurchase``), for the title;
         a neutral title when omitted.
+    min_cohort_size : int, optional
+        Cohorts with fewer customers (column ``cohort_size``) are not coloured: their
+        row is hatched grey and labelled "too small", so that a one-customer cohort
+        does not show as a dark 100% row. Default: every cohort is coloured.
+    show_sizes : bool, default False
+        Write each cohort's size beside its row label (when the table has
+        ``cohort_size``).
     **kw
         Passed to :func:`seaborn.heatmap`.
 
@@ -148,17 +178,30 @@ def plot_cohort_heatmap(
     >>> ax.get_xlabel(), ax.get_ylabel()
     ('Months since first order', 'Cohort (first-order month)')
     >>> plt.close(ax.figure)
+    >>> ax = plot_cohort_heatmap(cohort_repurchase(orders, as_of="2024-02-29"),
+    ...                          show_sizes=True, min_cohort_size=2)
+    >>> [t.get_text() for t in ax.get_yticklabels()], ax.get_ylabel()
+    (['2024-01  n=1', '2024-02  n=1'], 'Cohort (first-order month), customers')
+    >>> plt.close(ax.figure)
     """
     table = _checked(table, value, "plot_cohort_heatmap")
     period = _period_of(table, period)
     how = None if how is None else check_how(how)
+    min_size = _check_min_size(min_cohort_size)
     shown = table[value].where(table["complete"].astype(bool))
     grid = (
         table.assign(_shown=shown.astype(float))
         .pivot(index="cohort", columns="period", values="_shown")
         .sort_index()
     )
-    grid.index = [_cohort_label(pd.Timestamp(c), period) for c in grid.index]
+    sizes = _cohort_sizes(table, grid.index)
+    small = (np.zeros(len(grid), dtype=bool) if sizes is None or min_size is None
+             else sizes < min_size)
+    grid.loc[grid.index[small]] = np.nan
+    labels = [_cohort_label(pd.Timestamp(c), period) for c in grid.index]
+    if sizes is not None and show_sizes:
+        labels = [f"{label}  n={n:,}" for label, n in zip(labels, sizes, strict=True)]
+    grid.index = labels
     is_rate = value == "rate"
     if is_rate:
         grid = grid * 100
@@ -190,9 +233,16 @@ def plot_cohort_heatmap(
         cell_text.set_in_layout(False)
     if is_rate and ax.collections and ax.collections[0].colorbar is not None:
         ax.collections[0].colorbar.ax.yaxis.set_major_formatter(PercentFormatter(100, 0))
+    for row in np.flatnonzero(small):  # too small to colour: hatched and labelled
+        ax.add_patch(Rectangle((0, row), grid.shape[1], 1, facecolor="#eeeeee",
+                               edgecolor="#aaaaaa", hatch="///", linewidth=0))
+        if grid.shape[0] <= 2 * _ANNOTATE_MAX:
+            ax.text(grid.shape[1] / 2, row + 0.5,
+                    f"too small to show (under {min_size} customers)",
+                    ha="center", va="center", fontsize=7, color="#555555")
     xlabel, ylabel = _axis_labels(period)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(ylabel + (", customers" if sizes is not None and show_sizes else ""))
     ax.tick_params(axis="y", labelrotation=0)
     ax.tick_params(axis="x", labelrotation=0)
     unit = _UNITS.get(period or "", "period")
@@ -201,7 +251,8 @@ def plot_cohort_heatmap(
                  else f"Share of cohort repurchased within k {unit}s")
     else:
         title = _VALUE_LABELS.get(value, value)
-    ax.set_title(f"{title} (blank: {unit} not over yet)", fontsize=10)
+    suffix = (f"; hatched: cohorts under {min_size} customers" if small.any() else "")
+    ax.set_title(f"{title} (blank: {unit} not over yet{suffix})", fontsize=10)
     return ax
 
 
@@ -213,6 +264,8 @@ def plot_repurchase_curves(
     value: str = "rate",
     period: str | None = None,
     how: str | None = None,
+    min_cohort_size: int | None = None,
+    highlight: int | None = None,
     **kw: object,
 ) -> Axes:
     """One line per cohort: repurchase rate by periods since the first order.
@@ -234,6 +287,15 @@ def plot_repurchase_curves(
         when omitted.
     how : {"on", "cumulative"}, optional
         How the rates were counted, for the y label; a neutral label when omitted.
+    min_cohort_size : int, optional
+        Cohorts with fewer customers (column ``cohort_size``) are not drawn (the
+        legend says how many); default: all are drawn.
+    highlight : int, optional
+        With more cohorts than :data:`MAX_COLOURED_CURVES`, only this many (default
+        4, evenly spread from the oldest to the newest) are coloured and named; the
+        others are thin grey lines, and the average of all cohorts (weighted by their
+        size, when the table has ``customers`` and ``cohort_size``) is drawn in black.
+        ``0`` colours every cohort.
     **kw
         Passed to :meth:`~matplotlib.axes.Axes.plot`.
 
@@ -281,18 +343,53 @@ def plot_repurchase_curves(
                 f"{' ...' if len(all_cohorts) > 5 else ''}."
             )
         all_cohorts = wanted.sort_values()
+    min_size = _check_min_size(min_cohort_size)
+    n_small = 0
+    if min_size is not None:
+        sizes = _cohort_sizes(table.assign(cohort=pd.to_datetime(table["cohort"])),
+                              all_cohorts)
+        if sizes is not None:
+            n_small = int((sizes < min_size).sum())
+            all_cohorts = all_cohorts[sizes >= min_size]
+    if highlight is not None and (isinstance(highlight, bool) or not isinstance(
+            highlight, int | np.integer) or highlight < 0):
+        raise CrmDataError("The 'highlight' parameter must be an int >= 0 or None. "
+                           f"Got {highlight!r} instead.")
+    n_highlight = 4 if highlight is None else int(highlight)
+    many = n_highlight > 0 and len(all_cohorts) > max(MAX_COLOURED_CURVES, n_highlight)
     ax = _axes(ax, (8.0, 4.8))
-    colors = sns.color_palette("crest", n_colors=max(len(all_cohorts), 1))
     scale = 100.0 if value == "rate" else 1.0
     cohort_col = pd.to_datetime(data["cohort"])
-    for color, cohort in zip(colors, all_cohorts, strict=False):
+    if many:
+        picks = np.unique(np.linspace(0, len(all_cohorts) - 1, n_highlight).round().astype(int))
+        coloured = set(all_cohorts[picks])
+        colors = iter(sns.color_palette("colorblind", n_colors=len(picks)))
+    else:
+        coloured = set(all_cohorts)
+        colors = iter(sns.color_palette("crest", n_colors=max(len(all_cohorts), 1)))
+    grey_label = f"other cohorts ({len(all_cohorts) - len(coloured)})"
+    for cohort in all_cohorts:
         part = data[cohort_col == cohort].sort_values("period")
+        if cohort in coloured:
+            color = next(colors)
         if part.empty:
             continue
-        options = {"color": color, "marker": "o", "markersize": 3, "linewidth": 1.5}
+        if cohort in coloured:
+            options = {"color": color, "marker": "o", "markersize": 3, "linewidth": 1.5,
+                       "label": _cohort_label(cohort, period), "zorder": 3}
+        else:
+            options = {"color": "#bbbbbb", "linewidth": 0.8, "label": grey_label,
+                       "zorder": 1}
+            grey_label = "_nolegend_"
         options.update(kw)
-        ax.plot(part["period"], part[value] * scale, label=_cohort_label(cohort, period),
-                **options)
+        ax.plot(part["period"], part[value] * scale, **options)
+    if many and value == "rate" and {"customers", "cohort_size"} <= set(data.columns):
+        kept = data[cohort_col.isin(all_cohorts)]
+        pooled = kept.groupby("period")[["customers", "cohort_size"]].sum()
+        pooled = pooled[pooled["cohort_size"] > 0]
+        ax.plot(pooled.index, pooled["customers"] / pooled["cohort_size"] * scale,
+                color="black", linewidth=2.2, linestyle="--", zorder=4,
+                label="all cohorts (weighted)")
     xlabel, _ = _axis_labels(period)
     ax.set_xlabel(xlabel)
     if value == "rate":
@@ -309,9 +406,12 @@ def plot_repurchase_curves(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(left=0)
     ax.grid(True, alpha=0.3)
-    handles = ax.get_lines()
+    handles = [h for h in ax.get_lines() if not h.get_label().startswith("_")]
     if handles:
         ncol = 1 if len(handles) <= 12 else 2
-        ax.legend(title="Cohort", fontsize=7, title_fontsize=8, ncol=ncol,
+        title = "Cohort"
+        if n_small:
+            title += f"\n({n_small} under {min_size} customers not drawn)"
+        ax.legend(title=title, fontsize=7, title_fontsize=8, ncol=ncol,
                   loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return ax

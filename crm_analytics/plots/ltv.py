@@ -88,7 +88,8 @@ def plot_ltv_distribution(
         Log-spaced bins and a log x axis (LTV is usually very skewed); values <= 0 are
         left out of the histogram and counted in the title.
     currency : str, default ""
-        Money unit for the axis label, e.g. "yuan" or "USD".
+        Money unit for the axis label, e.g. "pounds" or "USD" (no currency is assumed:
+        "money" when empty).
     basis, horizon_months, discounted : optional
         What the values measure, for the title: "margin" or "revenue", the LTV horizon
         in months and whether it is discounted. Default: inferred from the table's
@@ -107,8 +108,8 @@ def plot_ltv_distribution(
     --------
     >>> import pandas as pd
     >>> ltv = pd.DataFrame({"customer_id": ["a", "b", "c"], "ltv": [10.0, 25.0, 400.0]})
-    >>> plot_ltv_distribution(ltv, log_scale=True, currency="yuan").get_xlabel()
-    'ltv (yuan)'
+    >>> plot_ltv_distribution(ltv, log_scale=True, currency="USD").get_xlabel()
+    'ltv (USD)'
     """
     require_dataframe(ltv, "ltv")
     require_columns(ltv, [column], "ltv")
@@ -199,7 +200,7 @@ def plot_ltv_by_group(
     >>> import pandas as pd
     >>> ltv = pd.DataFrame({"customer_id": ["a", "b", "c"], "ltv": [10.0, 30.0, 400.0],
     ...                     "segment": ["new", "new", "loyal"]})
-    >>> ax = plot_ltv_by_group(ltv, by="segment", currency="yuan")
+    >>> ax = plot_ltv_by_group(ltv, by="segment", currency="USD")
     >>> [t.get_text() for t in ax.get_xticklabels()], [float(p.get_height()) for p in ax.patches]
     (['loyal', 'new'], [400.0, 20.0])
     """
@@ -360,7 +361,7 @@ def plot_ltv_histogram(
     discounted : bool, default False
         Whether the values are discounted, shown in the title.
     currency : str, default ""
-        Money unit for the axis label, e.g. "yuan".
+        Money unit for the axis label, e.g. "pounds" ("money" when empty).
     **kw
         Passed to :meth:`~matplotlib.axes.Axes.hist`.
 
@@ -372,9 +373,9 @@ def plot_ltv_histogram(
     --------
     >>> import pandas as pd
     >>> table = ltv_log_bins(pd.DataFrame({"ltv": [10.0, 25.0, 400.0]}))
-    >>> ax = plot_ltv_histogram(table, basis="margin", horizon_months=12, currency="yuan")
+    >>> ax = plot_ltv_histogram(table, basis="margin", horizon_months=12, currency="USD")
     >>> ax.get_title().splitlines()[0], ax.get_xlabel()
-    ('Distribution of ltv (margin, 12 months), 3 customers', 'ltv (yuan)')
+    ('Distribution of ltv (margin, 12 months), 3 customers', 'ltv (USD)')
     """
     require_dataframe(bins, "bins")
     require_columns(bins, ["bin_low", "bin_high", "customers", "clipped", "not_shown",

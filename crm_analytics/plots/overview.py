@@ -59,10 +59,24 @@ def plot_churn_risk(scores: pd.DataFrame | pd.Series, *, ax: Axes | None = None)
     return ax
 
 
-def plot_member_status(status: pd.DataFrame | pd.Series, *, ax: Axes | None = None) -> Axes:
+def plot_member_status(status: pd.DataFrame | pd.Series, *, ax: Axes | None = None,
+                       pre_sleep_in_active: bool = False,
+                       sleep_after: int | None = None) -> Axes:
     """Bar chart of members by status (active / pre_sleep / sleeping / given_up).
 
     ``status`` may also be the counts per status (a Series indexed by status).
+
+    Parameters
+    ----------
+    status : pandas.DataFrame or pandas.Series
+        :func:`crm_analytics.sleeping.member_status` output, or counts per status.
+    ax : matplotlib.axes.Axes, optional
+    pre_sleep_in_active : bool, default False
+        Draw one "active" bar for every member who ordered within ``sleep_after`` days,
+        with its pre-sleep part (about to sleep) hatched inside it, so the bar shows
+        the same active count as a headline that counts pre-sleep members as active.
+    sleep_after : int, optional
+        For the labels ("ordered within 90 days").
 
     Examples
     --------
@@ -70,11 +84,27 @@ def plot_member_status(status: pd.DataFrame | pd.Series, *, ax: Axes | None = No
     >>> ax = plot_member_status(pd.DataFrame({"status": ["active", "sleeping"]}))
     >>> ax.get_xlabel()
     'member status'
+    >>> counts = pd.Series({"active": 3, "pre_sleep": 1, "sleeping": 2, "given_up": 0})
+    >>> ax = plot_member_status(counts, pre_sleep_in_active=True, sleep_after=90)
+    >>> [t.get_text() for t in ax.get_xticklabels()][0]
+    'active\\n(ordered within 90 days)'
     """
     counts = _level_counts(status, "status", _STATUS_ORDER, "the member status table")
     if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
-    _bars(ax, counts, ["#4c9f70", "#e0a030", "#7a8ca5", "#999999"])
+        _, ax = plt.subplots(figsize=(5.5, 3.5), layout="constrained")
+    if not pre_sleep_in_active:
+        _bars(ax, counts, ["#4c9f70", "#e0a030", "#7a8ca5", "#999999"])
+    else:
+        within = f"ordered within {sleep_after} days" if sleep_after else "not sleeping"
+        merged = pd.Series({f"active\n({within})": counts["active"] + counts["pre_sleep"],
+                            "sleeping": counts["sleeping"], "given_up": counts["given_up"]})
+        _bars(ax, merged, ["#4c9f70", "#7a8ca5", "#999999"])
+        pre = int(counts["pre_sleep"])
+        if pre:
+            ax.bar([merged.index[0]], [pre], bottom=[int(counts["active"])],
+                   color="#e0a030", hatch="//", edgecolor="white",
+                   label=f"of which pre-sleep ({pre:,}, about to sleep)")
+            ax.legend(fontsize=8, loc="upper left", frameon=False)
     ax.set_xlabel("member status")
     ax.set_title("Members by status")
     return ax

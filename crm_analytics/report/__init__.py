@@ -13,18 +13,22 @@ builder.build_report` draws the charts, writes the files and renders the page
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from crm_analytics._core.errors import CrmDataError
+from crm_analytics._core.money import check_currency
 from crm_analytics.backends import is_engine_source
 from crm_analytics.orders.encode import prepare_orders
 from crm_analytics.report.builder import ReportResult, build_report
 from crm_analytics.report.engine_path import SAMPLE_SIZE, engine_tables
+from crm_analytics.report.folder import report_folder
 from crm_analytics.report.pandas_path import pandas_tables
-from crm_analytics.report.runtime import output_folder, progress_steps
-from crm_analytics.report.sections import ReportTables
+from crm_analytics.report.runtime import progress_steps
+from crm_analytics.report.sections import MIN_COHORT_SIZE, ReportTables
+from crm_analytics.sleeping.rules import check_count
 
 __all__ = ["SAMPLE_SIZE", "ReportResult", "ReportTables", "build_report", "run_report"]
 
@@ -44,9 +48,24 @@ def run_report(
     sample_size: int = SAMPLE_SIZE,
     seed: int = 0,
     n_segments: int | None = None,
+    currency: str | None = None,
+    min_cohort_size: int = MIN_COHORT_SIZE,
     **engine_options: object,
 ) -> ReportResult:
     """Run summary, cohorts, churn, LTV, segments and sleeping status; write files + HTML.
+
+    The page starts with the data used: rows read, orders kept, every exclusion with its
+    count and reason (orders after the as-of day included), warnings, the order dates,
+    the currency and the as-of day with why it was used. A section that cannot be
+    computed (too few customers to segment, no repeat customers for a model ...) says
+    why in its place; the report always completes when the orders are valid.
+
+    One report per folder: the files are written into a temporary folder beside
+    ``out_dir`` and moved in when all are written (a failed run leaves ``out_dir`` as it
+    was); the files a previous report wrote there (listed in its manifest,
+    ``.crm-analytics-report.json``) are removed, other files are never touched. Two
+    reports writing into one folder at once do not mix: the second waits a few seconds
+    for the first, then stops with a clear error.
 
     Files written to ``out_dir``: ``customers.csv`` (one row per customer, UTF-8 with
     BOM), ``segments.csv``, ``cohort_repurchase.csv`` (cumulative rates, tidy),
@@ -79,7 +98,9 @@ def run_report(
     horizon_months, monthly_discount_rate, margin_rate
         Passed to :func:`crm_analytics.ltv.predict_ltv`.
     n_clusters : int, optional
-        Number of KMeans segments; default chosen by silhouette.
+        Number of KMeans segments; default chosen by silhouette. When the customers
+        cannot be segmented (too few), the page says why and the segment columns of
+        the files are empty.
     progress : bool, default True
         Show a progress bar on stderr.
     source_name : str
@@ -89,6 +110,12 @@ def run_report(
         on (every customer is then assigned in SQL). In memory, all customers are used.
     seed : int, default 0
         Engine sources: seed of that sample and of the Gamma-Gamma fit's sample.
+    currency : str, optional
+        ISO code of the amounts (``"GBP"``); default the one the orders' validation
+        found (``prepare_orders(orders, report=read_report)``), else unknown: money is
+        then written without any currency word.
+    min_cohort_size : int, default 20
+        Cohorts with fewer customers are shown as too small (not as rates).
     **engine_options
         Engine sources: ``connection``, ``memory_limit``, ``temp_directory``,
         ``threads`` (for Parquet paths, as in :func:`crm_analytics.customer_summary`).
@@ -120,9 +147,11 @@ def run_report(
         warnings.warn("run_report(n_segments=...) is deprecated; use n_clusters=... (as in "
                       "kmeans_segments).", DeprecationWarning, stacklevel=2)
         n_clusters = n_segments
+    currency = check_currency(currency)
+    min_cohort_size = check_count(min_cohort_size, "min_cohort_size", 1, " of customers")
     settings = dict(as_of=as_of, sleep_after=sleep_after, horizon_months=horizon_months,
                     monthly_discount_rate=monthly_discount_rate, margin_rate=margin_rate,
-                    n_segments=n_clusters)
+                    n_segments=n_clusters, min_cohort_size=min_cohort_size)
     engine = is_engine_source(orders)
     if not engine:
         if engine_options:
@@ -130,15 +159,20 @@ def run_report(
                 f"Engine options {sorted(engine_options)} apply to Parquet paths, DuckDB "
                 "relations and Spark DataFrames only; orders is an in-memory table.")
         orders = prepare_orders(orders)
-    out = output_folder(out_dir)
+        if currency is None:
+            currency = check_currency(getattr(orders.report, "currency", None))
     bar, step = progress_steps(progress)
     try:
-        if engine:  # per-customer tables stay in the engine
-            tables = engine_tables(orders, sample_size=sample_size, seed=seed, step=step,
-                                   **settings, **engine_options)
-        else:
-            tables = pandas_tables(orders, step=step, **settings)
-        return build_report(tables, out, step=step,
-                            subtitle=f"{source_name} — as of {tables.as_of.date()}")
+        with report_folder(out_dir) as tmp:
+            if engine:  # per-customer tables stay in the engine
+                tables = engine_tables(orders, sample_size=sample_size, seed=seed, step=step,
+                                       currency=currency, **settings, **engine_options)
+            else:
+                tables = pandas_tables(orders, step=step, currency=currency, **settings)
+            written = build_report(tables, tmp, step=step,
+                                   subtitle=f"{source_name} — as of {tables.as_of.date()}")
     finally:
         bar.close()
+    out = Path(out_dir)
+    return replace(written, out_dir=out, html_path=out / written.html_path.name,
+                   files=[out / f.name for f in written.files])

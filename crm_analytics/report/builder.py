@@ -15,12 +15,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from crm_analytics._core.frames import write_excel_csv
+from crm_analytics._core.money import currency_label
 from crm_analytics.plots.backtest import plot_backtest_calibration
 from crm_analytics.plots.cohorts import plot_cohort_heatmap, plot_repurchase_curves
 from crm_analytics.plots.ltv import plot_ltv_histogram
 from crm_analytics.plots.overview import plot_churn_risk, plot_member_status
 from crm_analytics.plots.segments import plot_segment_profiles, plot_segment_sizes
 from crm_analytics.plots.sleeping import plot_sleeping_flow
+from crm_analytics.report.data_section import DataSection
 from crm_analytics.report.page import figure_to_png, write_report_page
 from crm_analytics.report.runtime import warnings_state_kept
 from crm_analytics.report.sections import COHORT_HOW, COHORT_PERIOD, CURRENCY, ReportTables
@@ -45,6 +47,8 @@ class ReportResult:
         tens of millions of customers never pass through pandas.
     notes : list of str
         Steps that could not run and why.
+    data : DataSection or None
+        What was read, left out (count and reason of each exclusion) and used.
     """
 
     out_dir: Path
@@ -53,26 +57,37 @@ class ReportResult:
     headline: dict[str, str]
     customers: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    data: DataSection | None = None
 
     def headline_lines(self) -> list[str]:
-        """The headline numbers as ``label: value`` lines."""
-        return [f"{k}: {v}" for k, v in self.headline.items()] + self.notes
+        """The data section's lines, then the headline numbers as ``label: value``
+        lines, then the notes."""
+        data = self.data.lines() if self.data is not None else []
+        return data + [f"{k}: {v}" for k, v in self.headline.items()] + self.notes
 
 
-def draw_charts(tables: ReportTables, *, currency: str = CURRENCY) -> dict[str, object]:
-    """Chart file name -> matplotlib Axes, in page order (churn risk and LTV when known)."""
+def draw_charts(tables: ReportTables, *, currency: str | None = CURRENCY
+                ) -> dict[str, object]:
+    """Chart file name -> matplotlib Axes, in page order (segments, churn risk and LTV
+    when known). ``currency`` (default ``tables.currency``) labels the money axes."""
+    currency = tables.currency if currency is None else currency
     columns = list(tables.segment_columns)
-    charts = {
-        "cohort_heatmap.png": plot_cohort_heatmap(tables.cohort_repurchase, value="rate",
-                                                  period=COHORT_PERIOD, how=COHORT_HOW),
-        "repurchase_curves.png": plot_repurchase_curves(tables.cohort_repurchase,
-                                                        period=COHORT_PERIOD, how=COHORT_HOW),
-        "segment_profiles.png": plot_segment_profiles(tables.segment_profiles,
-                                                      columns=columns),
-        "segment_sizes.png": plot_segment_sizes(tables.segment_profiles),
-        "member_status.png": plot_member_status(tables.status_counts),
-        "sleeping_flow.png": plot_sleeping_flow(tables.sleeping_flow),
-    }
+    charts = {}
+    if len(tables.cohort_repurchase):
+        small = tables.min_cohort_size
+        charts["cohort_heatmap.png"] = plot_cohort_heatmap(
+            tables.cohort_repurchase, value="rate", period=COHORT_PERIOD, how=COHORT_HOW,
+            min_cohort_size=small, show_sizes=True)
+        charts["repurchase_curves.png"] = plot_repurchase_curves(
+            tables.cohort_repurchase, period=COHORT_PERIOD, how=COHORT_HOW,
+            min_cohort_size=small)
+    if tables.n_segments > 0:
+        charts["segment_profiles.png"] = plot_segment_profiles(tables.segment_profiles,
+                                                               columns=columns)
+        charts["segment_sizes.png"] = plot_segment_sizes(tables.segment_profiles)
+    charts["member_status.png"] = plot_member_status(
+        tables.status_counts, pre_sleep_in_active=True, sleep_after=tables.sleep_after)
+    charts["sleeping_flow.png"] = plot_sleeping_flow(tables.sleeping_flow)
     if tables.risk_counts is not None:
         charts["churn_risk.png"] = plot_churn_risk(tables.risk_counts)
     if tables.backtest is not None:
@@ -80,7 +95,7 @@ def draw_charts(tables: ReportTables, *, currency: str = CURRENCY) -> dict[str, 
     if tables.ltv_bins is not None and len(tables.ltv_bins):
         charts["ltv_distribution.png"] = plot_ltv_histogram(
             tables.ltv_bins, basis=tables.value_basis, horizon_months=tables.horizon_months,
-            discounted=True, currency=currency)
+            discounted=True, currency=currency_label(currency))
     return charts
 
 
@@ -96,6 +111,8 @@ def _write_small_tables(tables: ReportTables, out: Path) -> list[Path]:
     for name, table in (("cohort_repurchase.csv", tables.cohort_repurchase),
                         ("cohort_revenue.csv", tables.cohort_revenue),
                         ("segment_profiles.csv", tables.segment_profiles)):
+        if name == "segment_profiles.csv" and tables.n_segments == 0:
+            continue  # no segments (the page says why)
         write_excel_csv(table, out / name)
         written.append(out / name)
     return written
@@ -107,7 +124,7 @@ def build_report(
     *,
     subtitle: str,
     step: Callable[[str], None] = lambda name: None,
-    currency: str = CURRENCY,
+    currency: str | None = CURRENCY,
 ) -> ReportResult:
     """Write the report's files and page into the folder ``out``.
 
@@ -126,13 +143,15 @@ def build_report(
         Under the page title.
     step : callable, optional
         Called with ``"files"`` then ``"html"`` (the progress bar).
-    currency : str
-        Money unit of the headline and the LTV chart.
+    currency : str, optional
+        ISO code of the money in the headline and the LTV chart; default
+        ``tables.currency`` (None: no currency word).
 
     Returns
     -------
     ReportResult
     """
+    currency = tables.currency if currency is None else currency
     files: list[Path] = []
     jobs = [*tables.customers.write_jobs(out), lambda: _write_small_tables(tables, out)]
     # CSV writing (seconds at a million customers, mostly in Arrow's or the engine's
@@ -148,8 +167,10 @@ def build_report(
     step("files")
     files += png_files
     headline = tables.headline(currency)
-    html_path = write_report_page(out, tables, images, subtitle=subtitle, headline=headline)
+    html_path = write_report_page(out, tables, images, subtitle=subtitle, headline=headline,
+                                  currency=currency)
     files.append(html_path)
     step("html")
     return ReportResult(out_dir=out, html_path=html_path, files=files, headline=headline,
-                        customers=tables.customers.table, notes=list(tables.notes))
+                        customers=tables.customers.table, notes=list(tables.notes),
+                        data=tables.data)

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics._core.frames import prepend_bom
+from crm_analytics._core.frames import neutralise_formulas_sql, prepend_bom
 from crm_analytics.backends import runner_for
 from crm_analytics.backends.order_stats import medians, order_values, quantile
 from crm_analytics.backends.sql import (
@@ -55,6 +55,7 @@ from crm_analytics.backends.sql import (
     chunk_count,
     first_day,
     has_column,
+    orders_cte,
     resolve_day,
 )
 from crm_analytics.churn.backtest import rule_score_sql
@@ -63,6 +64,11 @@ from crm_analytics.ltv import engine_fit
 from crm_analytics.ltv import sql as ltv_sql
 from crm_analytics.ltv.rules import margin_rule
 from crm_analytics.orders.sql import check_engine_orders
+
+try:  # the engine's validation report (exclusion counts); older trees lack it
+    from crm_analytics.orders.sql import engine_validation_report
+except ImportError:  # pragma: no cover - depends on the orders layer's version
+    engine_validation_report = None
 from crm_analytics.plots.ltv import LOG_BINS_LOW_QUANTILE, ltv_log_bin_edges
 from crm_analytics.report.churn_story import (
     ChurnStory,
@@ -71,9 +77,11 @@ from crm_analytics.report.churn_story import (
     risk_by_status,
     spend_notes,
 )
+from crm_analytics.report.data_section import DataSection, data_section
 from crm_analytics.report.sections import (
     COHORT_HOW,
     COHORT_PERIOD,
+    MIN_COHORT_SIZE,
     SEGMENT_FILE_COLUMNS,
     ReportTables,
     value_basis,
@@ -101,6 +109,7 @@ __all__ = [
     "SAMPLE_SIZE",
     "EngineCustomers",
     "check_sample_size",
+    "engine_data_section",
     "engine_tables",
     "fit_segments_on_sample",
     "ltv_bins_on_engine",
@@ -123,6 +132,41 @@ def check_sample_size(sample_size: object) -> int:
         raise CrmDataError(f"The 'sample_size' parameter must be an int >= 100. "
                            f"Got {sample_size!r}.")
     return int(sample_size)
+
+
+# --------------------------------------------------------------------------- data
+def engine_data_section(runner: Runner, *, as_of: pd.Timestamp, as_of_day: int,
+                        as_of_given: bool, currency: str | None,
+                        sleep_after: int | None = None) -> DataSection:
+    """The data section of an engine source: the engine's validation report
+    (:func:`crm_analytics.orders.sql.engine_validation_report`: exclusion counts
+    computed in SQL) and one scan counting the kept orders after the as-of day."""
+    report, extra = None, ()
+    if engine_validation_report is None:
+        extra = ("This version cannot count the orders left out of Parquet / DuckDB / "
+                 "Spark sources by reason (engine_validation_report is missing); the "
+                 "counts below are the kept orders only.",)
+    else:
+        report = engine_validation_report(runner)
+    a = int(as_of_day)
+    row = runner.fetch(
+        f"WITH {orders_cte(runner)} SELECT COUNT(*) AS kept, "
+        f"SUM(CASE WHEN day > {a} THEN 1 ELSE 0 END) AS after_as_of, "
+        f"MIN(CASE WHEN day <= {a} THEN day END) AS first_day, "
+        f"MAX(CASE WHEN day <= {a} THEN day END) AS last_day FROM o").iloc[0]
+
+    def day(value: object) -> pd.Timestamp | None:
+        if value is None or pd.isna(value):
+            return None
+        return pd.Timestamp(np.datetime64(int(value), "D"))
+
+    # the orders the analyses read (line items combined), whatever the report counts
+    return data_section(report, orders_kept=int(row["kept"]), n_after_as_of=int(row["after_as_of"] or 0),
+                        first_day=day(row["first_day"]), last_day=day(row["last_day"]),
+                        as_of=as_of, as_of_given=as_of_given,
+                        currency=currency if currency is not None
+                        else getattr(report, "currency", None),
+                        extra_notes=extra, sleep_after=sleep_after)
 
 
 # --------------------------------------------------------------------------- files
@@ -271,12 +315,17 @@ class _CustomerQuery:
     customer_cols: list
     seg_cols: list
 
-    def select(self, cols: list[str], *, rounded: bool) -> str:
+    def select(self, cols: list[str], *, rounded: bool, for_people: bool = False) -> str:
+        """The query of ``cols``; ``rounded``: floats to 4 decimals; ``for_people``: text
+        cells a spreadsheet would run as formulas get a leading quote, as in every CSV
+        the package writes (:func:`crm_analytics._core.frames.neutralise_formulas_sql`)."""
         parts = []
         for c in cols:
             e = self.exprs[c]
             if rounded and self.kinds[c] == "float":
                 e = f"ROUND({e}, 4)"
+            if for_people and self.kinds[c] == "text":
+                e = neutralise_formulas_sql(e)
             parts.append(f"{e} AS {c}")
         return f"{self.named} SELECT {', '.join(parts)} FROM s{self.join} ORDER BY s.customer_id"
 
@@ -284,7 +333,7 @@ class _CustomerQuery:
         return [c for c in cols if self.kinds[c] == "text"]
 
 
-def _customer_query(runner: Runner, summary: str, result: SegmentationResult, *,
+def _customer_query(runner: Runner, summary: str, result: SegmentationResult | None, *,
                     as_of_day: int, churn_model, spend_model, patterns_name: str,
                     margin: bool, margin_rate: float | None, horizon_months: int,
                     sleep_after: int, remind_before: int,
@@ -292,9 +341,6 @@ def _customer_query(runner: Runner, summary: str, result: SegmentationResult, *,
     """The columns of ``customers.csv`` / ``segments.csv`` as SQL (see :class:`_CustomerQuery`)."""
     a, s_days, r_days = as_of_day, sleep_after, remind_before
     day = DIALECTS[runner.dialect]["day_date"]
-    dists = segment_distance_sql(result, dialect=runner.dialect, alias="s")
-    d_cols = ", ".join(f"{d} AS crm_d{i}" for i, d in enumerate(dists))
-    segment = nearest_segment_sql([f"crm_d{i}" for i in range(len(dists))])
     join = ""
     shop = None
     if churn_model is not None:
@@ -302,11 +348,19 @@ def _customer_query(runner: Runner, summary: str, result: SegmentationResult, *,
         if spend_model is not None and margin:
             shop = ltv_sql.shop_margin_rate(runner, summary)
     name_cols = ("segment_name", "segment_name_en", "segment_name_zh")
-    named = (f"WITH d AS (SELECT s.*, {d_cols} FROM {summary} s), "
-             f"g AS (SELECT d.*, {segment} AS segment FROM d), "
-             "s AS (SELECT g.*, "
-             + ", ".join(f"{segment_name_sql(result, c)} AS {c}" for c in name_cols)
-             + " FROM g)")
+    if result is None:  # not segmented (too few customers): empty segment cells
+        named = (f"WITH s AS (SELECT {summary}.*, CAST(NULL AS BIGINT) AS segment, "
+                 + ", ".join(f"CAST(NULL AS STRING) AS {c}" for c in name_cols)
+                 + f" FROM {summary})")
+    else:
+        dists = segment_distance_sql(result, dialect=runner.dialect, alias="s")
+        d_cols = ", ".join(f"{d} AS crm_d{i}" for i, d in enumerate(dists))
+        segment = nearest_segment_sql([f"crm_d{i}" for i in range(len(dists))])
+        named = (f"WITH d AS (SELECT s.*, {d_cols} FROM {summary} s), "
+                 f"g AS (SELECT d.*, {segment} AS segment FROM d), "
+                 "s AS (SELECT g.*, "
+                 + ", ".join(f"{segment_name_sql(result, c)} AS {c}" for c in name_cols)
+                 + " FROM g)")
 
     kinds: dict[str, str] = {}
     exprs: dict[str, str] = {}
@@ -384,6 +438,8 @@ def engine_tables(
     n_segments: int | None = None,
     sample_size: int = SAMPLE_SIZE,
     seed: int = 0,
+    currency: str | None = None,
+    min_cohort_size: int = MIN_COHORT_SIZE,
     step: Callable[[str], None] = lambda name: None,
     **engine_options: object,
 ) -> ReportTables:
@@ -399,8 +455,13 @@ def engine_tables(
     counts = check_engine_orders(runner)
     as_of_ts, a = resolve_day(runner, as_of, "as_of")
     if first_day(runner) > a:
-        raise CrmDataError(f"No order is on or before as_of={as_of_ts.date()}. Use a later as_of.")
+        raise CrmDataError(f"No order is on or before as_of={as_of_ts.date()}. Use a later as_of "
+                           "(command line: --as-of YYYY-MM-DD).")
+    data = engine_data_section(runner, as_of=as_of_ts, as_of_day=a,
+                               as_of_given=as_of is not None, currency=currency,
+                               sleep_after=s_days)
     notes: list[str] = []
+    unavailable: dict[str, str] = {}
 
     tag = next(_tables)
     summary = f"crm_report_summary_{tag}"
@@ -442,11 +503,21 @@ def engine_tables(
         monthly_discount_rate=monthly_discount_rate, seed=seed, story=story, notes=notes,
         step=step)
 
-    result, seg_note = fit_segments_on_sample(runner, summary, n_customers,
-                                              n_segments=n_segments,
-                                              sample_size=sample_size, seed=seed)
+    try:
+        result, seg_note = fit_segments_on_sample(runner, summary, n_customers,
+                                                  n_segments=n_segments,
+                                                  sample_size=sample_size, seed=seed)
+    except CrmDataError as exc:  # too few customers: the page says why
+        result, seg_note = None, None
+        unavailable["segments"] = f"No segments: {exc}"
     if seg_note:
         notes.append(seg_note)
+    if churn_model is None:
+        unavailable["churn"] = next((n for n in notes if n.startswith("Churn")),
+                                    "No churn model.")
+    if spend_model is None:
+        unavailable["ltv"] = next((n for n in notes if n.startswith("Spend")),
+                                  "No LTV without a churn model (see the churn section).")
     step("segments")
 
     query = _customer_query(
@@ -463,8 +534,10 @@ def engine_tables(
              ", " + ", ".join(f"{exprs[c]} AS {c}" for c in ("churn_risk", "ltv", "status")))
     source = f"({named} SELECT s.*{extra} FROM s{join}) crm_all"
     segmented = f"({named} SELECT * FROM s) t"
-    profiles = _segment_profiles(runner, segmented, result, n_customers)
-    missing = [seg for seg in range(1, result.k + 1) if seg not in set(profiles["segment"])]
+    profiles = (pd.DataFrame() if result is None
+                else _segment_profiles(runner, segmented, result, n_customers))
+    missing = ([] if result is None else
+               [seg for seg in range(1, result.k + 1) if seg not in set(profiles["segment"])])
     if missing:
         notes.append(f"Segments {missing} of the sample fit have no customer in the full data.")
 
@@ -484,8 +557,9 @@ def engine_tables(
 
     customers = EngineCustomers(
         runner,
-        {"customers.csv": (select(customer_cols, rounded=True), quoted(customer_cols)),
-         "segments.csv": (select(seg_cols, rounded=True), quoted(seg_cols))},
+        {"customers.csv": (select(customer_cols, rounded=True, for_people=True),
+                           quoted(customer_cols)),
+         "segments.csv": (select(seg_cols, rounded=True, for_people=True), quoted(seg_cols))},
         table=runner.native(select(customer_cols, rounded=False)))
     return ReportTables(
         as_of=as_of_ts,
@@ -501,8 +575,8 @@ def engine_tables(
         ltv_bins=ltv_bins,
         value_basis=value_basis(has_margin=margin, margin_rate=margin_rate),
         segment_profiles=profiles,
-        segment_columns=tuple(result.feature_columns.values()),
-        n_segments=result.k,
+        segment_columns=() if result is None else tuple(result.feature_columns.values()),
+        n_segments=0 if result is None else result.k,
         customers=customers,
         sleep_after=s_days,
         horizon_months=horizon_months,
@@ -511,6 +585,10 @@ def engine_tables(
         notes=notes,
         **churn_fields(churn_model, story, risk_status),
         spend_warnings=spend_notes(spend_model),
+        data=data,
+        currency=data.currency,
+        min_cohort_size=min_cohort_size,
+        unavailable=unavailable,
     )
 
 

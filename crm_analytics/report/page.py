@@ -15,10 +15,78 @@ from pathlib import Path
 
 import pandas as pd
 
+from crm_analytics._core.money import format_money
 from crm_analytics.report.churn_story import risk_vs_sleeping_sentence
-from crm_analytics.report.sections import ReportTables
+from crm_analytics.report.data_section import DataSection
+from crm_analytics.report.sections import ReportTables, active_counts
 
-__all__ = ["ReportSection", "figure_to_png", "render_html", "write_report_page"]
+__all__ = ["ReportSection", "figure_to_png", "readable_risk_by_status",
+           "readable_segment_table", "render_html", "write_report_page"]
+
+#: Readable headers of the segment table on the page (profile column -> header).
+_SEGMENT_HEADERS = {
+    "segment": "Segment",
+    "segment_name": "Name",
+    "size": "Customers",
+    "share": "Share of customers",
+    "days_since_last_order_median": "Days since last order (median)",
+    "n_orders_median": "Orders (median)",
+    "total_amount_median": "Total spend (median)",
+    "avg_order_value_median": "Average order value (median)",
+    "revenue": "Revenue",
+    "revenue_share": "Share of revenue",
+}
+_PERCENT = ("share", "revenue_share")
+_MONEY = ("total_amount_median", "avg_order_value_median", "revenue")
+
+
+def readable_segment_table(profiles: pd.DataFrame,
+                           currency: str | None = None) -> pd.DataFrame:
+    """The segment profiles as shown on the page: readable headers, percentages, money.
+
+    Examples
+    --------
+    >>> prof = pd.DataFrame({"segment": [1], "segment_name": ["loyal / 忠诚"], "size": [40],
+    ...     "share": [0.4], "n_orders_median": [3.0], "revenue": [1234.5],
+    ...     "revenue_share": [0.61]})
+    >>> readable_segment_table(prof, "GBP").iloc[0, 1:].tolist()
+    ['loyal / 忠诚', '40', '40.0%', '3', '£1,234', '61.0%']
+    """
+    cols = [c for c in _SEGMENT_HEADERS if c in profiles.columns]
+    out = pd.DataFrame(index=profiles.index)
+    for col in cols:
+        values = profiles[col]
+        if col in _PERCENT:
+            values = values.map(lambda v: f"{v:.1%}" if pd.notna(v) else "")
+        elif col in _MONEY:
+            values = values.map(lambda v: format_money(v, currency) if pd.notna(v) else "")
+        elif col == "size":
+            values = values.map(lambda v: f"{int(v):,}")
+        elif col.endswith("_median"):
+            values = values.map(lambda v: f"{v:,.0f}" if pd.notna(v) else "")
+        out[_SEGMENT_HEADERS[col]] = values
+    return out.reset_index(drop=True)
+
+
+def readable_risk_by_status(table: pd.DataFrame) -> pd.DataFrame:
+    """Churn risk x member status with the page's one "active": members who ordered
+    within ``sleep_after`` days (pre-sleep ones included, also shown as their own part).
+
+    >>> t = pd.DataFrame({"churn_risk": ["low"], "active": [5], "pre_sleep": [2],
+    ...                   "sleeping": [1], "given_up": [0], "total": [8]})
+    >>> readable_risk_by_status(t).columns.tolist()
+    ['churn_risk', 'active (incl. pre-sleep)', 'of which pre-sleep', 'sleeping', 'given_up', 'total']
+    >>> int(readable_risk_by_status(t).iloc[0, 1])
+    7
+    """
+    return pd.DataFrame({
+        "churn_risk": table["churn_risk"],
+        "active (incl. pre-sleep)": table["active"] + table["pre_sleep"],
+        "of which pre-sleep": table["pre_sleep"],
+        "sleeping": table["sleeping"],
+        "given_up": table["given_up"],
+        "total": table["total"],
+    })
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei","Noto Sans CJK SC",
@@ -66,8 +134,12 @@ def render_html(
     subtitle: str,
     headline: dict[str, str],
     sections: Sequence[ReportSection],
+    lead: Sequence[ReportSection] = (),
 ) -> Path:
     """Write the report page to ``path`` (UTF-8) and return the path.
+
+    ``lead`` sections (the data section) come before the headline cards, ``sections``
+    after them.
 
     Examples
     --------
@@ -83,8 +155,8 @@ def render_html(
         f'<div class="card"><div class="v">{esc(v)}</div><div class="k">{esc(k)}</div></div>'
         for k, v in headline.items()
     )
-    body = []
-    for sec in sections:
+
+    def render(sec: ReportSection) -> str:
         parts = [f"<section><h2>{esc(sec.title)}</h2>"]
         if sec.text:
             parts.append(f'<p class="note">{esc(sec.text)}</p>')
@@ -96,11 +168,14 @@ def render_html(
                      + t.to_html(index=False, border=0, float_format="{:,.2f}".format)
                      + "</div>" for t in sec.tables)
         parts.append("</section>")
-        body.append("".join(parts))
+        return "".join(parts)
+
+    first = "".join(render(sec) for sec in lead)
+    body = [render(sec) for sec in sections]
     page = (
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
-        f'<h1>{esc(title)}</h1><p class="sub">{esc(subtitle)}</p>'
+        f'<h1>{esc(title)}</h1><p class="sub">{esc(subtitle)}</p>{first}'
         f'<div class="cards">{cards}</div>{"".join(body)}</body></html>'
     )
     path = Path(path)
@@ -111,62 +186,116 @@ def render_html(
 def _churn_section(tables: ReportTables, img: dict[str, bytes]) -> ReportSection:
     """Churn risk: the model and why, its warnings, risk x sleeping status, the backtest."""
     if tables.risk_counts is None:
-        return ReportSection("Churn risk", text="No churn model (see the notes).")
+        return ReportSection("Churn risk", text="Not computed. " + tables.unavailable.get(
+            "churn", "No churn model."))
     text = " ".join(t for t in (
         f"Model: {tables.churn_model_name}. Churn risk (low / medium / high) bands the "
         "model's chance of no order in the next 90 days.",
         tables.churn_choice, tables.churn_rule_text,
         risk_vs_sleeping_sentence(tables.sleep_after)) if t)
     images = [img[name] for name in ("churn_risk.png", "churn_backtest.png") if name in img]
-    shown = [tables.risk_table(), tables.risk_by_status, tables.backtest_table()]
+    by_status = (None if tables.risk_by_status is None
+                 else readable_risk_by_status(tables.risk_by_status))
+    shown = [tables.risk_table(), by_status, tables.backtest_table()]
     return ReportSection("Churn risk", text=text, images=images,
                          tables=[t for t in shown if t is not None],
                          warnings=tables.churn_warnings)
 
 
+def _data_section(data: DataSection) -> ReportSection:
+    """The page's first section: what was read, left out (and why) and used."""
+    text = [f"Order dates {data.first_day.date()} to {data.last_day.date()}."
+            if data.first_day is not None and data.last_day is not None else "",
+            f"Currency: {data.currency_text()}.",
+            f"As of {data.as_of_text()}.",
+            "Every order left out is counted below with its reason; nothing else was "
+            "dropped."]
+    return ReportSection("Data used", text=" ".join(t for t in text if t),
+                         tables=[data.table()],
+                         warnings=tuple(data.warnings) + tuple(data.notes))
+
+
+def _cohort_section(tables: ReportTables, img: dict[str, bytes]) -> ReportSection:
+    title = "Repurchase by first-order month (cohorts)"
+    if "cohort_heatmap.png" not in img:
+        return ReportSection(title, text="Not computed. " + tables.unavailable.get(
+            "cohorts", "No cohort has a complete month yet."))
+    return ReportSection(
+        title,
+        text="Share of each month's new customers who bought again within k months; the "
+             "number of customers of each cohort is beside its row. Blank cells have not "
+             f"fully elapsed yet. Cohorts of fewer than {tables.min_cohort_size} customers "
+             "are hatched (too few for a rate) and left out of the curves. With many "
+             "cohorts, a few are coloured, the rest grey, and the dashed line is all "
+             "cohorts together.",
+        images=[img["cohort_heatmap.png"], img["repurchase_curves.png"]],
+    )
+
+
+def _segment_section(tables: ReportTables, img: dict[str, bytes],
+                     currency: str | None) -> ReportSection:
+    if tables.n_segments == 0:
+        return ReportSection("Customer segments", text="Not computed. " + tables.unavailable.get(
+            "segments", "The customers could not be segmented."))
+    text = (f"KMeans on recency, frequency and spend; {tables.n_segments} segments "
+            "chosen by silhouette." if tables.n_segments_asked is None
+            else f"{tables.n_segments} KMeans segments.")
+    return ReportSection(
+        "Customer segments", text=text,
+        images=[img[n] for n in ("segment_profiles.png", "segment_sizes.png") if n in img],
+        tables=[readable_segment_table(tables.segment_profiles, currency)])
+
+
+def _sleeping_section(tables: ReportTables, img: dict[str, bytes]) -> ReportSection:
+    counts = active_counts(tables.status_counts)
+    text = (f"Active members ordered within the last {tables.sleep_after} days "
+            f"({counts['active']:,}, the same count as the headline); "
+            f"{counts['pre_sleep']:,} of them are pre-sleep: they fall asleep within days "
+            "unless they order. A member sleeps after "
+            f"{tables.sleep_after} days without an order ({counts['sleeping']:,} sleeping, "
+            f"{counts['given_up']:,} of them given up).")
+    return ReportSection("Sleeping members (沉睡会员)", text=text,
+                         images=[img["member_status.png"], img["sleeping_flow.png"]])
+
+
 def write_report_page(out: Path, tables: ReportTables, images: dict[str, bytes], *,
-                      subtitle: str, headline: dict[str, str]) -> Path:
+                      subtitle: str, headline: dict[str, str],
+                      currency: str | None = None) -> Path:
     """``out / "report.html"``: the report's sections from its tables and chart PNGs.
 
-    ``images`` maps chart file names (``cohort_heatmap.png`` ...) to PNG bytes; the
-    churn-risk and LTV charts are left out when absent.
+    ``images`` maps chart file names (``cohort_heatmap.png`` ...) to PNG bytes; a
+    section whose charts are absent says why it could not be computed. The data
+    section comes first. ``currency`` defaults to ``tables.currency``.
     """
     img = images
-    sections = [
-        ReportSection(
-            "Repurchase by first-order month (cohorts)",
-            text="Share of each month's new customers who bought again within k months. "
-                 "Blank cells have not fully elapsed yet.",
-            images=[img["cohort_heatmap.png"], img["repurchase_curves.png"]],
-        ),
-        ReportSection(
-            "Customer segments",
-            text=f"KMeans on recency, frequency and spend; {tables.n_segments} segments "
-                 "chosen by silhouette." if tables.n_segments_asked is None
-            else f"{tables.n_segments} KMeans segments.",
-            images=[img["segment_profiles.png"], img["segment_sizes.png"]],
-            tables=[tables.segment_profiles],
-        ),
-        _churn_section(tables, img),
-        ReportSection(
-            f"Predicted {tables.horizon_months}-month customer value",
+    currency = tables.currency if currency is None else currency
+    ltv_title = f"Predicted {tables.horizon_months}-month customer value"
+    if "ltv_distribution.png" in img:
+        ltv = ReportSection(
+            ltv_title,
             text=f"{tables.churn_model_name or 'Churn model'} + Gamma-Gamma, discounted "
                  f"{tables.monthly_discount_rate:.1%} per month.",
-            images=[img["ltv_distribution.png"]] if "ltv_distribution.png" in img else [],
-            warnings=tables.spend_warnings,
-        ),
-        ReportSection(
-            "Sleeping members (沉睡会员)",
-            text=f"A member sleeps after {tables.sleep_after} days without an order.",
-            images=[img["member_status.png"], img["sleeping_flow.png"]],
-        ),
+            images=[img["ltv_distribution.png"]], warnings=tables.spend_warnings)
+    else:
+        ltv = ReportSection(ltv_title, text="Not computed. " + tables.unavailable.get(
+            "ltv", "No customer has a positive predicted value."),
+            warnings=tables.spend_warnings)
+    sections = [
+        _cohort_section(tables, img),
+        _segment_section(tables, img, currency),
+        _churn_section(tables, img),
+        ltv,
+        _sleeping_section(tables, img),
     ]
-    if tables.notes:
-        sections.insert(0, ReportSection("Notes", text=" ".join(tables.notes)))
+    said = set(tables.unavailable.values())
+    notes = [n for n in tables.notes if n not in said]
+    if notes:
+        sections.insert(0, ReportSection("Notes", text=" ".join(notes)))
     return render_html(
         out / "report.html",
         title="Customer retention report / 客户复购与留存报告",
         subtitle=subtitle,
         headline=headline,
         sections=sections,
+        lead=[_data_section(tables.data)] if tables.data is not None else [],
     )

@@ -24,10 +24,12 @@ from crm_analytics.report.churn_story import (
     risk_by_status,
     spend_notes,
 )
+from crm_analytics.report.data_section import data_section
 from crm_analytics.report.runtime import warnings_state_kept
 from crm_analytics.report.sections import (
     COHORT_HOW,
     COHORT_PERIOD,
+    MIN_COHORT_SIZE,
     SEGMENT_FILE_COLUMNS,
     ReportTables,
     value_basis,
@@ -38,7 +40,7 @@ from crm_analytics.sleeping import member_status, sleeping_flow
 from crm_analytics.sleeping.rules import STATUSES
 from crm_analytics.summary import customer_summary
 
-__all__ = ["FrameCustomers", "join_customer_tables", "pandas_tables"]
+__all__ = ["FrameCustomers", "join_customer_tables", "orders_after", "pandas_tables"]
 
 #: Churn risk levels, lowest first (the order of the counts).
 RISK_LEVELS = ("low", "medium", "high")
@@ -75,7 +77,7 @@ class FrameCustomers:
     """The per-customer table in pandas, and the segments it writes ``segments.csv`` from."""
 
     table: pd.DataFrame
-    segments: SegmentationResult
+    segments: SegmentationResult | None
 
     def write_jobs(self, out: Path) -> list[Callable[[], list[Path]]]:
         """Two jobs: ``customers.csv``; ``segments.csv`` (may run side by side)."""
@@ -87,20 +89,42 @@ class FrameCustomers:
             return [export_segments(rounded, out / "customers.csv")]
 
         def write_segments() -> list[Path]:
+            if self.segments is None:  # no segments: the same file, empty segment cells
+                seg_cols = [c for c in ("segment", "segment_name") if c in rounded.columns]
+                return [export_segments(rounded[["customer_id", *seg_cols, *key]],
+                                        out / "segments.csv", columns=key)]
             return [export_segments(self.segments, out / "segments.csv",
                                     extra=rounded[["customer_id", *key]], columns=key)]
 
         return [write_customers, write_segments]
 
 
-def _segments_on_one_core(summary: pd.DataFrame, **kwargs: object) -> SegmentationResult:
+def _segments_on_one_core(summary: pd.DataFrame,
+                          **kwargs: object) -> tuple[SegmentationResult | None, str]:
     """:func:`kmeans_segments` on one OpenMP / BLAS thread: it runs beside the main
     thread, and on a busy machine idle OpenMP and BLAS threads spin (measured twice as
-    slow on 2 cores). The labels do not depend on the thread count."""
+    slow on 2 cores). The labels do not depend on the thread count.
+
+    Returns ``(result, "")``, or ``(None, why)`` when the customers cannot be segmented
+    (too few customers or distinct profiles): the report goes on without segments.
+    """
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        return kmeans_segments(summary, **kwargs)
+        try:
+            return kmeans_segments(summary, **kwargs), ""
+        except CrmDataError as exc:
+            return None, f"No segments: {exc}"
+
+
+def orders_after(orders: pd.DataFrame, as_of: pd.Timestamp) -> int:
+    """How many orders are dated after the day ``as_of`` (left out of the report).
+
+    >>> orders_after(pd.DataFrame({"order_date": pd.to_datetime(
+    ...     ["2024-01-01 23:00", "2024-01-02 08:00"])}), pd.Timestamp("2024-01-01"))
+    1
+    """
+    return int((orders["order_date"] >= as_of + pd.Timedelta(days=1)).sum())
 
 
 def pandas_tables(
@@ -112,17 +136,32 @@ def pandas_tables(
     monthly_discount_rate: float = 0.01,
     margin_rate: float | None = None,
     n_segments: int | None = None,
+    currency: str | None = None,
+    min_cohort_size: int = MIN_COHORT_SIZE,
     step: Callable[[str], None] = lambda name: None,
 ) -> ReportTables:
     """The report's tables from prepared orders (see :func:`crm_analytics.report.run_report`).
 
     ``step`` is called after each of the steps ``summary, cohorts, sleeping, churn,
-    ltv, segments``.
+    ltv, segments``. The data section comes from ``prepared.report``; orders after
+    ``as_of`` are counted there and left out of every analysis.
     """
     orders = prepared.orders
     as_of_ts = (orders["order_date"].max().normalize() if as_of is None
                 else to_day(as_of, "as_of"))
+    n_after = orders_after(orders, as_of_ts)
+    used_dates = orders["order_date"][orders["order_date"] < as_of_ts + pd.Timedelta(days=1)]
+    if not len(used_dates):
+        raise CrmDataError(f"No order is on or before as_of={as_of_ts.date()} (all "
+                           f"{len(orders):,} orders are later). Use a later as_of "
+                           "(command line: --as-of YYYY-MM-DD).")
+    data = data_section(prepared.report, orders_kept=len(orders), n_after_as_of=n_after,
+                        first_day=used_dates.min().normalize(),
+                        last_day=used_dates.max().normalize(), as_of=as_of_ts,
+                        as_of_given=as_of is not None, currency=currency,
+                        sleep_after=sleep_after)
     notes: list[str] = []
+    unavailable: dict[str, str] = {}
     # KMeans (BLAS and OpenMP work that releases the GIL) runs on a second thread while
     # the cohort, churn and sleeping steps run here; each step gives what it gives alone.
     with warnings_state_kept(), ThreadPoolExecutor(max_workers=1) as pool:
@@ -177,15 +216,26 @@ def pandas_tables(
                 notes.append(f"Spend model not fitted, so no LTV: {exc}")
         step("ltv")
 
-        segments = segmenting.result()
+        segments, why = segmenting.result()
         step("segments")
+    if segments is None:
+        unavailable["segments"] = why
+    if churn_model is None:
+        unavailable["churn"] = next((n for n in notes if n.startswith("Churn")),
+                                    "No churn model.")
+    if not ltv_predicted:
+        unavailable["ltv"] = next((n for n in notes if n.startswith("Spend")),
+                                  "No LTV without a churn model (see the churn section).")
 
     status_cols = ["customer_id", "status", "quality", "sleep_date"]
     customers = summary
     for table in (
         scores,
         ltv.rename(columns={"expected_orders": f"expected_orders_{horizon_months}m"}),
-        segments.assignments[["customer_id", "segment", "segment_name"]],
+        (segments.assignments[["customer_id", "segment", "segment_name"]]
+         if segments is not None else ids.assign(segment=pd.array([pd.NA] * len(ids),
+                                                                  dtype="Int64"),
+                                                 segment_name=pd.NA)),
         status[[c for c in status_cols if c in status.columns]],
     ):
         customers = join_customer_tables(customers, table)
@@ -216,9 +266,10 @@ def pandas_tables(
         ltv_bins=ltv_log_bins(ltv) if ltv_total is not None else None,
         value_basis=value_basis(has_margin="total_margin" in summary.columns,
                                 margin_rate=margin_rate),
-        segment_profiles=segments.profiles,
-        segment_columns=tuple(segments.feature_columns.values()),
-        n_segments=segments.k,
+        segment_profiles=segments.profiles if segments is not None else pd.DataFrame(),
+        segment_columns=(tuple(segments.feature_columns.values()) if segments is not None
+                         else ()),
+        n_segments=segments.k if segments is not None else 0,
         customers=FrameCustomers(customers, segments),
         sleep_after=sleep_after,
         horizon_months=horizon_months,
@@ -227,4 +278,8 @@ def pandas_tables(
         notes=notes,
         **churn_fields(churn_model, story, risk_status),
         spend_warnings=spend_notes(spend_model),
+        data=data,
+        currency=currency,
+        min_cohort_size=min_cohort_size,
+        unavailable=unavailable,
     )

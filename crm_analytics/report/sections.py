@@ -19,12 +19,27 @@ from typing import Protocol
 import pandas as pd
 
 from crm_analytics._core.errors import CrmDataError
+from crm_analytics._core.money import format_money
 from crm_analytics.ltv.rules import margin_rule
+from crm_analytics.report.data_section import DataSection
 
-__all__ = ["COHORT_HOW", "COHORT_PERIOD", "CURRENCY", "SEGMENT_FILE_COLUMNS", "CustomerTable", "ReportTables", "value_basis"]
+__all__ = [
+    "COHORT_HOW",
+    "COHORT_PERIOD",
+    "CURRENCY",
+    "MIN_COHORT_SIZE",
+    "SEGMENT_FILE_COLUMNS",
+    "CustomerTable",
+    "ReportTables",
+    "active_counts",
+    "value_basis",
+]
 
-#: Money unit written on the page and the LTV chart.
-CURRENCY = "yuan"
+#: The report's default currency: unknown (money is written without a currency word;
+#: the currency comes from ``run_report(currency=...)`` or the orders' validation).
+CURRENCY = None
+#: Cohorts with fewer customers are shown as too small on the page (not as rates).
+MIN_COHORT_SIZE = 20
 #: The report's cohorts: monthly, repurchase rates counted cumulatively.
 COHORT_PERIOD, COHORT_HOW = "M", "cumulative"
 
@@ -34,6 +49,23 @@ SEGMENT_FILE_COLUMNS = (
     "days_since_last_order", "n_orders", "total_amount", "avg_order_value", "last_order",
     "p_alive", "churn_risk", "expected_next_order", "ltv", "status", "quality", "rule_rank",
 )
+
+
+def active_counts(status_counts: pd.Series) -> dict[str, int]:
+    """The page's one reading of member status: ``active`` (ordered within
+    ``sleep_after`` days, pre-sleep members included), ``pre_sleep`` (the part of them
+    about to sleep), ``sleeping`` (sleeping and given up) and ``given_up``.
+
+    Examples
+    --------
+    >>> active_counts(pd.Series({"active": 1690, "pre_sleep": 81, "sleeping": 3229,
+    ...                          "given_up": 0}))
+    {'active': 1771, 'pre_sleep': 81, 'sleeping': 3229, 'given_up': 0}
+    """
+    get = {k: int(status_counts.get(k, 0)) for k in ("active", "pre_sleep", "sleeping",
+                                                      "given_up")}
+    return {"active": get["active"] + get["pre_sleep"], "pre_sleep": get["pre_sleep"],
+            "sleeping": get["sleeping"] + get["given_up"], "given_up": get["given_up"]}
 
 
 def value_basis(*, has_margin: bool, margin_rate: float | None) -> str:
@@ -98,11 +130,11 @@ class ReportTables:
     value_basis : str
         ``"margin"`` or ``"revenue"``.
     segment_profiles : pandas.DataFrame
-        One row per segment (``segment_profiles.csv``).
+        One row per segment (``segment_profiles.csv``); empty without segments.
     segment_columns : tuple of str
         The segments' feature columns.
     n_segments : int
-        Number of segments.
+        Number of segments (0 when the customers could not be segmented).
     customers : CustomerTable
         The per-customer table and its writers.
     sleep_after, horizon_months, monthly_discount_rate, n_segments_asked
@@ -123,6 +155,15 @@ class ReportTables:
         Customers by churn risk (rows, with a total) and member status (columns).
     spend_warnings : tuple of str
         What the spend model cannot support, and its fallback.
+    data : DataSection or None
+        What was read, left out and used (the page's first section).
+    currency : str or None
+        ISO code of the amounts (None: unknown, no currency word).
+    min_cohort_size : int
+        Cohorts with fewer customers are shown as too small.
+    unavailable : dict
+        Section key (``"segments"``, ``"churn"``, ``"ltv"``, ``"cohorts"``) -> why that
+        section could not be computed (said in its place on the page).
     """
 
     as_of: pd.Timestamp
@@ -153,6 +194,10 @@ class ReportTables:
     backtest: object | None = None
     risk_by_status: pd.DataFrame | None = None
     spend_warnings: tuple[str, ...] = ()
+    data: DataSection | None = None
+    currency: str | None = None
+    min_cohort_size: int = MIN_COHORT_SIZE
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def backtest_table(self) -> pd.DataFrame | None:
         """The backtest's table for the page (numbers rounded), None without one."""
@@ -161,19 +206,27 @@ class ReportTables:
         return self.backtest.table.round({"auc": 3, "predicted_orders": 1,
                                           "actual_orders": 0, "error_pct": 1, "mae": 3})
 
-    def headline(self, currency: str = CURRENCY) -> dict[str, str]:
-        """Label -> formatted value, as shown at the top of the page."""
-        counts = self.status_counts
-        value = (f"{self.ltv_total:,.0f} {currency}"
+    def headline(self, currency: str | None = None) -> dict[str, str]:
+        """Label -> formatted value, as shown at the top of the page.
+
+        Money is written with ``currency`` (default :attr:`currency`), without any
+        currency word when it is unknown. "Active" counts the members who ordered
+        within ``sleep_after`` days, pre-sleep members included, as everywhere on the
+        page.
+        """
+        currency = self.currency if currency is None else currency
+        counts = active_counts(self.status_counts)
+        value = (format_money(self.ltv_total, currency)
                  if self.ltv_total is not None and pd.notna(self.ltv_total)
+                 else "n/a (see the value section)" if "ltv" in self.unavailable
                  else "n/a (needs repeat customers)")
         return {
             "Customers": f"{self.n_customers:,}",
             "Orders": f"{self.n_orders:,}",
             "Repurchase rate (bought again)": f"{self.repurchase_rate:.1%}",
-            "Active members": f"{int(counts['active'] + counts['pre_sleep']):,}",
-            f"Sleeping members (>= {self.sleep_after} days)":
-                f"{int(counts['sleeping'] + counts['given_up']):,}",
+            f"Active members (ordered within {self.sleep_after} days)":
+                f"{counts['active']:,}",
+            f"Sleeping members (>= {self.sleep_after} days)": f"{counts['sleeping']:,}",
             f"Predicted {self.horizon_months}-month value ({self.value_basis}, discounted)":
                 value,
         }
