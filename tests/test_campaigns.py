@@ -589,8 +589,10 @@ def test_result_is_frozen_and_summary_in_words(campaign):
         res.absolute_lift = 0
     text = res.summary(name="The SMS")
     lo, hi = res.absolute_ci
-    assert text.startswith(f"The SMS raised 30-day revenue per member by ¥{res.absolute_lift:,.2f}")
-    assert f"¥{lo:,.2f} to ¥{hi:,.2f}" in text and "ROI" in text
+    assert text.startswith(f"The SMS raised 30-day revenue per member by {res.absolute_lift:,.2f}")
+    assert res.summary(name="The SMS", currency="¥").startswith(
+        f"The SMS raised 30-day revenue per member by ¥{res.absolute_lift:,.2f}")
+    assert f"{lo:,.2f} to {hi:,.2f}" in text and "ROI" in text and "¥" not in text
     frame = res.to_frame()
     assert frame.loc[0, "absolute_ci_low"] == lo and frame.loc[0, "roi"] == res.roi
     conv = campaign_lift(orders, audience, start=START, planned_holdout=0.2,
@@ -745,13 +747,14 @@ def test_plots_draw_on_given_axes(campaign):
     rc_before = dict(plt.rcParams)
     fig, axes = plt.subplots(2, 2)
     assert plot_lift(lift_by_metric(orders, audience, **kw), ax=axes[0, 0]) is axes[0, 0]
-    assert plot_lift(res, ax=axes[0, 1]).get_xlabel() == "lift per member (¥)"
+    assert plot_lift(res, ax=axes[0, 1]).get_xlabel() == "lift per member (money)"
+    assert plot_lift(res, ax=axes[0, 1], currency="¥").get_xlabel() == "lift per member (¥)"
     seg = lift_by_segment(orders, audience.assign(tier=np.arange(len(audience)) % 3),
                           by="tier", **kw)
     ax = plot_lift_by_segment(seg, ax=axes[1, 0])
     assert len(ax.get_yticklabels()) == 3
     assert ax.get_title() == "Lift by tier (95% CI per segment)"
-    assert ax.get_xlabel() == "revenue lift per member (¥)"
+    assert ax.get_xlabel() == "revenue lift per member (money)"
     assert "Holm" in ax.get_legend().get_texts()[0].get_text()
     assert axes[0, 0].get_title() == "Campaign lift with 95% confidence intervals"
     # settings by keyword, or generic labels for a bare table

@@ -477,14 +477,16 @@ unadjusted_relative_ci, unadjusted_p_value
                          "p_value": st.p_value})
         return pd.DataFrame(rows)
 
-    def summary(self, *, name: str | None = None, currency: str = "¥") -> str:
+    def summary(self, *, name: str | None = None, currency: str = "") -> str:
         """The result in plain words, one statement per line.
 
         Parameters
         ----------
         name : str, optional
             How to call the campaign; defaults to its ``campaign_name`` or "The campaign".
-        currency : str, default "¥"
+        currency : str, default ""
+            Sign written before money, e.g. "¥" or "$"; none by default (a currency is
+            never assumed).
         """
         name = name or (f"The campaign {self.campaign_name!r}" if self.campaign_name
                         else "The campaign")

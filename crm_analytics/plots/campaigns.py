@@ -52,7 +52,8 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
 
 
 def _unit(metric: str, currency: str) -> str:
-    return {"conversion": "percentage points", "orders": "orders"}.get(metric, currency)
+    return {"conversion": "percentage points", "orders": "orders"}.get(metric,
+                                                                       currency or "money")
 
 
 def _scale(metric: str) -> float:
@@ -100,7 +101,7 @@ def plot_lift(
     *,
     ax: Axes | None = None,
     relative: bool | None = None,
-    currency: str = "¥",
+    currency: str = "",
     confidence_level: float | None = None,
 ) -> Axes:
     """Lift with its confidence interval, one row per metric.
@@ -113,7 +114,9 @@ def plot_lift(
     relative : bool, optional
         Plot the relative lift (%), comparable across metrics. Default: relative when
         there are several metrics, absolute (in the metric's unit) for one.
-    currency : str, default "¥"
+    currency : str, default ""
+        Money unit of the money metrics' axis (e.g. "GBP"); "money" when empty (the
+        currency is never assumed).
     confidence_level : float, optional
         Level of the intervals, for the title. Default: the results' own, or the
         table's ``confidence_level`` column; left out of the title when unknown.
@@ -164,7 +167,7 @@ def plot_lift_by_segment(
     *,
     ax: Axes | None = None,
     relative: bool = False,
-    currency: str = "¥",
+    currency: str = "",
     metric: str | None = None,
     adjust: str | None = None,
     confidence_level: float | None = None,
@@ -181,7 +184,9 @@ def plot_lift_by_segment(
     ax : matplotlib.axes.Axes, optional
     relative : bool, default False
         Plot relative (%) instead of absolute lift per member.
-    currency : str, default "¥"
+    currency : str, default ""
+        Money unit of the money metrics' axis (e.g. "GBP"); "money" when empty (the
+        currency is never assumed).
     metric, adjust, confidence_level : optional
         The settings of the table, for the labels. Default: the table's ``metric``,
         ``adjust`` and ``confidence_level`` columns; generic labels when unknown.
@@ -246,7 +251,7 @@ def plot_lift_by_segment(
 
 
 def plot_cumulative_outcome(
-    result: LiftResult, *, ax: Axes | None = None, currency: str = "¥"
+    result: LiftResult, *, ax: Axes | None = None, currency: str = ""
 ) -> Axes:
     """Cumulative outcome per member, treated vs control, by day of the window.
 
@@ -256,7 +261,9 @@ def plot_cumulative_outcome(
     ----------
     result : LiftResult
     ax : matplotlib.axes.Axes, optional
-    currency : str, default "¥"
+    currency : str, default ""
+        Money unit of the money metrics' axis (e.g. "GBP"); "money" when empty (the
+        currency is never assumed).
 
     Returns
     -------
@@ -280,7 +287,7 @@ def plot_cumulative_outcome(
     ax.set_xlabel(f"days since campaign start ({result.start.date()})")
     what = {"conversion": "share of members who ordered (%)",
             "orders": "orders per member"}.get(result.metric,
-                                               f"{result.metric} per member ({currency})")
+                                               f"{result.metric} per member ({currency or 'money'})")
     ax.set_ylabel(f"cumulative {what}")
     title = "Cumulative outcome, treated vs control"
     if result.campaign_name and (len(_font_family()) > 1 or result.campaign_name.isascii()):
