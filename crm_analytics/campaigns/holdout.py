@@ -8,7 +8,7 @@ the holdout for the effect worth detecting.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,8 +40,10 @@ def assign_holdout(
     seed: int | str,
     strata: str | Sequence[str] | None = None,
     group_col: str = "group",
+    arms: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Split customers into ``treatment`` and a randomized ``control`` holdout.
+    """Split customers into ``treatment`` and a randomized ``control`` holdout, or into
+    several ``arms`` with given shares.
 
     Each customer gets ``u = sha256(f"{seed}:{customer_id}")`` read as a number in
     [0, 1) (first 8 bytes, big-endian), so the split is reproducible anywhere (SQL
@@ -55,6 +57,13 @@ def assign_holdout(
       one member, at a price: adding a customer to a stratum can move at most one
       existing member of that stratum across the boundary. Assign once, at send time.
 
+    With ``arms`` (name -> share, in the order given, shares adding up to 1) the same
+    ``u`` is cut at the cumulative shares: the first arm takes ``u < share_1``, the
+    second ``share_1 <= u < share_1 + share_2`` and so on (with ``strata``, the
+    lowest-``u`` members of each stratum up to ``floor(cumulative share * n + v)``).
+    ``arms={"control": h, "treatment": 1 - h}`` gives exactly the two-group split of
+    ``holdout=h``.
+
     Parameters
     ----------
     customers : pandas.DataFrame or pandas.Series
@@ -67,18 +76,23 @@ def assign_holdout(
         Columns to balance the split within (e.g. ``"member_tier"``).
     group_col : str, default "group"
         Name of the added column.
+    arms : mapping of str to float, optional
+        Several arms and their shares, e.g. ``{"2h": 0.4, "24h": 0.4, "none": 0.2}``
+        for a test of reminder timings; replaces ``holdout`` (leave it at its default).
+        The ids can be any unit (an order id in ``customer_id`` for per-order tests).
 
     Returns
     -------
     pandas.DataFrame
         The customers, same rows, order and index, with ``group_col`` holding
-        ``"treatment"`` or ``"control"``.
+        ``"treatment"`` or ``"control"`` (or the arm names).
 
     Raises
     ------
     CrmDataError
         Missing, empty or duplicated ids; a ``holdout`` outside (0, 1); unknown strata
-        columns; ``group_col`` already present.
+        columns; ``group_col`` already present; arms with a share outside (0, 1], shares
+        not adding up to 1, or ``arms`` given with a ``holdout``.
 
     Examples
     --------
@@ -97,6 +111,13 @@ def assign_holdout(
     gold      20
     silver    80
     Name: group, dtype: int64
+    >>> three = assign_holdout(members, seed=7, arms={"2h": 0.4, "24h": 0.4, "none": 0.2})
+    >>> three["group"].value_counts().sort_index()
+    group
+    24h     416
+    2h      364
+    none    220
+    Name: count, dtype: int64
     """
     if isinstance(customers, pd.Series):
         customers = customers.rename("customer_id").to_frame()
@@ -107,10 +128,11 @@ def assign_holdout(
             f"The customers table already has a {group_col!r} column. Drop it, or pass "
             "group_col='<new name>' to keep both."
         )
+    names, cum = _arm_bounds(arms, holdout)
     ids = member_ids(customers, "the customers table")
     u = hash_uniform(ids, seed)
     if strata is None:
-        control = u < holdout
+        arm = np.searchsorted(cum, u, side="right")
     else:
         cols = [strata] if isinstance(strata, str) else list(strata)
         require_columns(customers, cols, "the customers table (strata)")
@@ -119,14 +141,35 @@ def assign_holdout(
         labels = customers[cols].iloc[first].astype(str).agg("\x1f".join, axis=1)
         v = hash_uniform([f"stratum\x1f{x}" for x in labels], seed)
         sizes = np.bincount(codes)
-        n_control = np.floor(holdout * sizes + v).astype(np.int64)
+        # members of each stratum in arm < i: floor(cumulative share * n + v)
+        bounds = np.floor(cum[None, :] * sizes[:, None] + v[:, None]).astype(np.int64)
         order = np.lexsort((u, codes))
         rank = np.empty(len(u), dtype=np.int64)
         rank[order] = np.arange(len(u)) - (np.cumsum(sizes) - sizes)[codes[order]]
-        control = rank < n_control[codes]
+        arm = (rank[:, None] >= bounds[codes]).sum(axis=1)
     out = customers.copy()
-    out[group_col] = np.where(control, "control", "treatment")
+    out[group_col] = np.asarray(names, dtype=object)[np.minimum(arm, len(names) - 1)]
     return out
+
+
+def _arm_bounds(arms: Mapping[str, float] | None, holdout: float
+                ) -> tuple[list[str], np.ndarray]:
+    """Arm names and the cumulative shares that end each arm but the last."""
+    if arms is None:
+        return ["control", "treatment"], np.array([holdout])
+    if holdout != 0.1:
+        raise CrmDataError("Give either 'holdout' (two groups) or 'arms' (several), not both.")
+    if not isinstance(arms, Mapping) or len(arms) < 2:
+        raise CrmDataError(
+            "The 'arms' parameter must map at least two arm names to their shares, e.g. "
+            f"{{'2h': 0.4, '24h': 0.4, 'none': 0.2}}. Got {arms!r} instead."
+        )
+    shares = np.array([float(x) for x in arms.values()])
+    if not ((shares > 0) & (shares <= 1)).all() or not np.isclose(shares.sum(), 1.0):
+        raise CrmDataError(
+            f"The shares of 'arms' must each be in (0, 1] and add up to 1. Got {dict(arms)}."
+        )
+    return [str(a) for a in arms], np.cumsum(shares)[:-1]
 
 
 # ---------------------------------------------------------------------- planning

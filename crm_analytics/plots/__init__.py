@@ -13,6 +13,12 @@ from crm_analytics.plots.churn import (
     plot_holdout_by_frequency,
 )
 from crm_analytics.plots.cohorts import plot_cohort_heatmap, plot_repurchase_curves
+from crm_analytics.plots.lifecycle import (
+    plot_kpi_board,
+    plot_lifecycle,
+    plot_lifecycle_flow,
+    plot_repurchase_by,
+)
 from crm_analytics.plots.ltv import plot_ltv_by_group, plot_ltv_distribution, plot_ltv_histogram
 from crm_analytics.plots.overview import plot_churn_risk, plot_member_status
 from crm_analytics.plots.segments import (
@@ -26,6 +32,7 @@ from crm_analytics.plots.sleeping import (
     plot_sleepers_by_quality,
     plot_sleeping_flow,
 )
+from crm_analytics.plots.uplift import plot_qini
 
 __all__ = [
     "plot_backtest_calibration",
@@ -35,6 +42,9 @@ __all__ = [
     "plot_cumulative_tracking",
     "plot_frequency_recency_alive",
     "plot_holdout_by_frequency",
+    "plot_kpi_board",
+    "plot_lifecycle",
+    "plot_lifecycle_flow",
     "plot_lift",
     "plot_lift_by_segment",
     "plot_ltv_by_group",
@@ -42,7 +52,9 @@ __all__ = [
     "plot_ltv_histogram",
     "plot_member_status",
     "plot_order_gaps",
+    "plot_qini",
     "plot_reactivation",
+    "plot_repurchase_by",
     "plot_repurchase_curves",
     "plot_segment_profiles",
     "plot_segment_scatter",
