@@ -18,6 +18,15 @@ __version__ = "0.1.0"
 #: so ``import crm_analytics`` and ``crm-analytics --help`` stay fast and load the
 #: scientific stack only when an analysis runs.
 _EXPORTS = {
+    "ReminderReport": "crm_analytics.reminders",
+    "RepurchaseCycles": "crm_analytics.reminders",
+    "ReminderTest": "crm_analytics.reminders",
+    "PaymentTiming": "crm_analytics.reminders",
+    "replenishment_list": "crm_analytics.reminders",
+    "repurchase_cycles": "crm_analytics.reminders",
+    "reminder_test": "crm_analytics.reminders",
+    "unpaid_orders": "crm_analytics.reminders",
+    "payment_timing": "crm_analytics.reminders",
     "UnreadableInputError": "crm_analytics._core.errors",
     "engine_validation_report": "crm_analytics.orders.sql",
     "date_outlier_cutoff": "crm_analytics.orders.rules",
@@ -123,9 +132,13 @@ __all__ = [
     "MergedCustomers",
     "MessageFunnel",
     "ModelChoice",
+    "PaymentTiming",
     "PreparedOrders",
     "QiniResult",
     "RandomizationCheck",
+    "ReminderReport",
+    "ReminderTest",
+    "RepurchaseCycles",
     "RepurchaseRate",
     "RfmSegmentation",
     "SampleRatioMismatchWarning",
@@ -178,6 +191,7 @@ __all__ = [
     "message_funnel",
     "p_alive_at",
     "p_order_count",
+    "payment_timing",
     "plan_holdout",
     "predict_ltv",
     "prepare_orders",
@@ -187,7 +201,10 @@ __all__ = [
     "read_orders",
     "readable_profiles",
     "reminder_list",
+    "reminder_test",
     "repeat_orders_per_customer",
+    "replenishment_list",
+    "repurchase_cycles",
     "repurchase_rate",
     "rfm_segments",
     "run_report",
@@ -200,6 +217,7 @@ __all__ = [
     "suggest_sleep_after",
     "tier_kpis",
     "tier_migration",
+    "unpaid_orders",
     "uplift_curve",
     "validate_orders",
     "validation_report",
@@ -283,6 +301,17 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names directly
     from crm_analytics.orders.rules import date_outlier_cutoff
     from crm_analytics.orders.sql import engine_validation_report
     from crm_analytics.orders.validate import ValidationReport, validate_orders, validation_report
+    from crm_analytics.reminders import (
+        PaymentTiming,
+        ReminderReport,
+        ReminderTest,
+        RepurchaseCycles,
+        payment_timing,
+        reminder_test,
+        replenishment_list,
+        repurchase_cycles,
+        unpaid_orders,
+    )
     from crm_analytics.report import run_report
     from crm_analytics.segments import (
         RfmSegmentation,

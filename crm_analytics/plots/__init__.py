@@ -21,6 +21,7 @@ from crm_analytics.plots.lifecycle import (
 )
 from crm_analytics.plots.ltv import plot_ltv_by_group, plot_ltv_distribution, plot_ltv_histogram
 from crm_analytics.plots.overview import plot_churn_risk, plot_member_status
+from crm_analytics.plots.reminders import plot_payment_timing, plot_repurchase_cycles
 from crm_analytics.plots.segments import (
     plot_segment_profiles,
     plot_segment_scatter,
@@ -52,10 +53,12 @@ __all__ = [
     "plot_ltv_histogram",
     "plot_member_status",
     "plot_order_gaps",
+    "plot_payment_timing",
     "plot_qini",
     "plot_reactivation",
     "plot_repurchase_by",
     "plot_repurchase_curves",
+    "plot_repurchase_cycles",
     "plot_segment_profiles",
     "plot_segment_scatter",
     "plot_segment_sizes",
