@@ -42,6 +42,7 @@ from crm_analytics.uplift.features import (
 __all__ = ["LEARNERS", "METRICS", "UpliftModel", "fit_uplift"]
 
 LEARNERS = ("t", "x", "dr")
+_N_BOOT = 100  # bootstrap resamples of the out-of-fold checks (Qini, calibration)
 METRICS = ("margin", "revenue", "conversion")
 #: Member attributes used as categorical features when a customers table (or the
 #: campaigns table) has them.
@@ -54,7 +55,7 @@ def _regressor(random_state: int):
     # shallow, slow-learning trees with large leaves: the outcome is mostly noise and
     # the effect is a small difference between two such models
     return HistGradientBoostingRegressor(
-        max_iter=150, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=100,
+        max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=100,
         l2_regularization=1.0, random_state=random_state,
     )
 
@@ -109,6 +110,7 @@ class UpliftModel:
     categories: dict = field(repr=False)
     attributes: pd.DataFrame | None = field(repr=False)
     fold_models: list = field(repr=False)
+    final_model: dict = field(repr=False)
     conversion_model: object = field(repr=False)
     notes: list[str] = field(default_factory=list)
 
@@ -120,9 +122,8 @@ class UpliftModel:
         return _add_attributes(x, ids, self.attributes, self.categories)
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
-        """Predicted uplift per row of a feature table (mean over the fold models)."""
-        x = x[self.feature_names]
-        return np.mean([_predict_effect(m, x) for m in self.fold_models], axis=0)
+        """Predicted uplift per row of a feature table (models fitted on every row)."""
+        return _predict_effect(self.final_model, x[self.feature_names])
 
     def p_order_if_treated(self, x: pd.DataFrame) -> np.ndarray:
         """P(an order in the window | treated, features): for the coupon cost."""
@@ -379,18 +380,22 @@ def fit_uplift(
         models = _fit_fold(learner, x[tr], y[tr], t[tr], e[tr], random_state + k, mu)
         uplift[te] = _predict_effect(models, x[te])
         fold_models.append(models)
+    # scoring on a send day uses models fitted on every row (the fold models only score
+    # the rows they did not see, to check the ranking)
+    final = _fit_fold(learner, x, y, t, e, random_state + n_folds, oof_mu)
     conversion = window_outcomes(history, codes, start, window_days)["conversion"]
     conversion_model = _classifier(random_state).fit(x[t], conversion[t].astype(int))
     scores = pd.DataFrame({"campaign_id": camp["campaign_id"], "customer_id": ids,
                            "group": camp["group"], "outcome": y, "uplift": uplift})
-    check = qini(scores, seed=random_state)
+    check = qini(scores, seed=random_state, n_boot=_N_BOOT)
     average = float(y[t].mean() - y[~t].mean())
-    calibration = _calibration(y, t, uplift, random_state)
+    calibration = _calibration(y, t, uplift, random_state, n_boot=_N_BOOT)
     return UpliftModel(
         metric=metric, window_days=int(window_days), learner=learner,
         feature_names=list(x.columns), scores=scores, qini=check, average_uplift=average,
         calibration=calibration, sleep_after=int(sleep_after), churn_model=churn_model,
         categories=categories, attributes=attributes, fold_models=fold_models,
+        final_model=final,
         conversion_model=conversion_model, notes=notes,
     )
 
