@@ -150,7 +150,7 @@ class ReminderShop:
         })
 
     def to_csv(self, out: str | Path) -> dict[str, Path]:
-        """Write ``orders.csv`` (every created order, with the new columns),
+        """Write ``created_orders.csv`` (every created order, with the new columns),
         ``reminder_test.csv`` (the assignments) and ``products.csv`` into ``out``.
 
         Same conventions as :meth:`SimulatedShop.to_csv` (UTF-8, ``\\n``, times as
@@ -167,7 +167,7 @@ class ReminderShop:
         products = self.products.copy()
         for col in ("true_cycle_days_per_unit", "unit_price", "mean_quantity"):
             products[col] = products[col].map(repr)
-        frames = {"orders": orders, "reminder_test": self.assignments,
+        frames = {"created_orders": orders, "reminder_test": self.assignments,
                   "products": products}
         paths = {}
         for name, frame in frames.items():
@@ -421,9 +421,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m crm_analytics.simulate_reminders --out data/sample``.
 
     Simulates the shop exactly as ``python -m crm_analytics.simulate`` does (same
-    defaults), writes its tables, then replaces ``orders.csv`` with every created order
-    (``product``, ``quantity``, ``status``, ``created_at``, ``paid_at``; unpaid orders
-    included) and adds ``reminder_test.csv`` and ``products.csv``.
+    defaults), writes its tables, and adds ``created_orders.csv`` (the same shop's order
+    export with payment times: every created order with ``product``, ``quantity``,
+    ``status``, ``created_at``, ``paid_at``, unpaid orders included, consumables and the
+    orders a payment reminder won), ``reminder_test.csv`` and ``products.csv``.
+    ``orders.csv`` stays the base shop every other analysis of the sample uses.
     """
     parser = argparse.ArgumentParser(
         prog="python -m crm_analytics.simulate_reminders",

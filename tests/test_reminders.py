@@ -465,8 +465,8 @@ def test_simulate_reminders_command_line_is_byte_stable(tmp_path):
     args = ["--n-customers", "300", "--seed", "4"]
     assert main(["--out", str(tmp_path / "a"), *args]) == 0
     assert main(["--out", str(tmp_path / "b"), *args]) == 0
-    for name in ("orders", "reminder_test", "products"):
+    for name in ("orders", "created_orders", "reminder_test", "products"):
         a = (tmp_path / "a" / f"{name}.csv").read_bytes()
         assert a == (tmp_path / "b" / f"{name}.csv").read_bytes()
-    header = (tmp_path / "a" / "orders.csv").read_text(encoding="utf-8").splitlines()[0]
+    header = (tmp_path / "a" / "created_orders.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.endswith("product,quantity,status,created_at,paid_at")

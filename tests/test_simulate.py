@@ -396,6 +396,16 @@ def test_sample_files_regenerate_byte_for_byte(tmp_path, capsys) -> None:
     assert _digest(tmp_path) == _digest(SAMPLE_DIR)
 
 
+def test_every_sample_file_regenerates_byte_for_byte(tmp_path) -> None:
+    from crm_analytics.simulate_reminders import main as reminders_main
+
+    assert reminders_main(["--out", str(tmp_path)]) == 0
+    names = sorted(p.name for p in SAMPLE_DIR.glob("*.csv"))
+    assert names == sorted(p.name for p in tmp_path.glob("*.csv"))
+    for name in names:
+        assert (tmp_path / name).read_bytes() == (SAMPLE_DIR / name).read_bytes(), name
+
+
 def test_sample_is_small_utf8_and_reads_back_exactly() -> None:
     sizes = [(SAMPLE_DIR / f"{n}.csv").stat().st_size for n in ("orders", "customers", "campaigns")]
     assert sum(sizes) < 5_000_000
