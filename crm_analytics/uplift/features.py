@@ -56,7 +56,10 @@ class OrderHistory:
         offset = np.int64(days.min()) - 4000 if len(days) else np.int64(0)
         rel = days - offset
         stride = np.int64(rel.max() + 8000) if len(rel) else np.int64(1)
-        order = np.lexsort((rel, codes))
+        if len(days) and np.all(days[1:] >= days[:-1]):  # validated orders are date-sorted
+            order = np.argsort(codes, kind="stable")
+        else:
+            order = np.lexsort((rel, codes))
         keys = codes[order] * stride + rel[order]
         amount = orders["amount"].to_numpy(dtype=float)[order]
         margin_col = (orders["margin"].to_numpy(dtype=float)[order]
