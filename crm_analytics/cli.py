@@ -3,8 +3,12 @@
 Commands
 --------
 ``report [ORDERS ...]``
-    The main job: customers.csv, segments.csv, cohort tables, PNG plots and a
-    self-contained ``report.html``. Without ORDERS it runs on the bundled sample.
+    The main job: customers.csv, segments.csv, cohort tables, the KPI board, PNG plots
+    and a self-contained ``report.html``. Without ORDERS it runs on the bundled sample.
+    A file with creation and payment times (Taobao 订单创建时间 / 订单付款时间, Shopify
+    ``Created at`` / ``Paid at``, or columns mapped to ``created_at`` / ``paid_at``) is
+    read once with its never-paid orders: the customer analyses use the paid ones, the
+    Payment section every created order.
 ``segments ORDERS ... --out segments.csv``
     KMeans segments of the customers, exported for the messaging tool.
 ``target ORDERS --campaigns CAMPAIGNS --cost-per-contact C [--budget B] --out send_list.csv``
@@ -460,15 +464,17 @@ class _Loaded:
     report: object | None  # ValidationReport
     engine: bool
     label: str
+    created: object | None = None  # every created order (payment times), for the report
 
 
-def _read_file(path: Path, args: argparse.Namespace):
+def _read_file(path: Path, args: argparse.Namespace, *, include_unpaid: bool = False):
     from crm_analytics.orders.readers import read_orders
 
     _check_input_file(path)
     try:
         return read_orders(path, source=args.source, encoding=args.encoding,
-                           return_report=True, **_reader_options(args))
+                           return_report=True, include_unpaid=include_unpaid,
+                           **_reader_options(args))
     except (UnicodeError, LookupError) as exc:
         raise UnusableInput(f"Could not read {path} as text: {exc}. Pass the file's encoding "
                             "with --encoding, e.g. --encoding gb18030.") from exc
@@ -478,8 +484,30 @@ def _read_file(path: Path, args: argparse.Namespace):
         raise
 
 
-def _load(args: argparse.Namespace) -> _Loaded:
-    """The orders of the command: the bundled sample, engine paths or one file read."""
+def _read_with_unpaid(path: Path, args: argparse.Namespace):
+    """The file read once with its never-paid orders: ``(orders, report, created)``.
+
+    ``created`` is every created order when the file has creation and payment times
+    (``created_at`` and ``paid_at``: Taobao 订单创建时间 / 订单付款时间, Shopify Created at /
+    Paid at, or mapped with --columns), else None; ``orders`` then go through
+    ``prepare_orders``, which leaves the non-purchases out with their reasons, as a plain
+    read does. A file that reads only without them is read again as usual.
+    """
+    try:
+        orders, report = _read_file(path, args, include_unpaid=True)
+    except CrmDataError:
+        orders, report = _read_file(path, args)
+        return orders, report, None
+    has_times = {"created_at", "paid_at"} <= set(orders.columns)
+    return orders, report, orders if has_times else None
+
+
+def _load(args: argparse.Namespace, *, created: bool = False) -> _Loaded:
+    """The orders of the command: the bundled sample, engine paths or one file read.
+
+    ``created``: also keep every created order of a file with payment times (the
+    report's Payment section), read in the same pass.
+    """
     from crm_analytics.orders.encode import prepare_orders
 
     _check_encoding(args.encoding)
@@ -509,9 +537,12 @@ def _load(args: argparse.Namespace) -> _Loaded:
 
         prepared = prepare_orders(load_sample("orders"), **validate_options)
         return _Loaded(prepared, prepared.report, False, "bundled sample shop")
-    orders, report = _read_file(Path(paths[0]), args)
+    if created:
+        orders, report, every = _read_with_unpaid(Path(paths[0]), args)
+    else:
+        (orders, report), every = _read_file(Path(paths[0]), args), None
     prepared = prepare_orders(orders, report=report, **validate_options)
-    return _Loaded(prepared, prepared.report, False, paths[0])
+    return _Loaded(prepared, prepared.report, False, paths[0], created=every)
 
 
 # -- notes on what was read ----------------------------------------------------------------
@@ -743,7 +774,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                                daemon=True)
     preload.start()
     try:
-        loaded = _load(args)
+        loaded = _load(args, created=True)
     finally:
         preload.join()
     from crm_analytics.report import run_report
@@ -754,7 +785,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         loaded.orders, out_dir=args.out_dir, as_of=args.as_of, sleep_after=args.sleep_after,
         horizon_months=args.horizon_months, monthly_discount_rate=args.monthly_discount_rate,
         margin_rate=args.margin_rate, n_clusters=args.n_clusters, progress=not args.quiet,
-        source_name=loaded.label, **extra,
+        source_name=loaded.label, created_orders=loaded.created, **extra,
     )
     for line in result.headline_lines():
         print(line)

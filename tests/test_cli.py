@@ -299,11 +299,14 @@ def test_reading_options_reach_read_orders(command: list[str], uk_retail: Path,
                  "--columns", UK_COLUMNS, "--dayfirst", "--date-format", "%Y-%m-%d %H:%M",
                  "--decimal", ",", "--currency", "gbp"])
     assert code == (1 if command[0] == "validate" else 2)
-    (kwargs,) = reader_calls
-    assert kwargs["columns"]["order_id"] == "InvoiceNo"
-    assert kwargs["columns"]["unit_price"] == "UnitPrice"
-    assert kwargs["dayfirst"] is True and kwargs["date_format"] == "%Y-%m-%d %H:%M"
-    assert kwargs["decimal"] == "," and kwargs["currency"] == "GBP"
+    # the report reads with the never-paid orders, then (refused here) as usual
+    assert [c.get("include_unpaid", False) for c in reader_calls] == (
+        [True, False] if command[0] == "report" else [False])
+    for kwargs in reader_calls:
+        assert kwargs["columns"]["order_id"] == "InvoiceNo"
+        assert kwargs["columns"]["unit_price"] == "UnitPrice"
+        assert kwargs["dayfirst"] is True and kwargs["date_format"] == "%Y-%m-%d %H:%M"
+        assert kwargs["decimal"] == "," and kwargs["currency"] == "GBP"
     assert kwargs["return_report"] is True
 
 
@@ -595,3 +598,152 @@ def test_target_refuses_history_without_a_holdout(uplift_files: Path, tmp_path: 
     assert code == 2
     assert "randomized history" in " ".join(err.split())
     assert "Traceback" not in err and not (tmp_path / "s.csv").exists()
+
+
+# --------------------------------------------------------------------------- issue 15/16
+@pytest.fixture(scope="module")
+def reminder_shop(tmp_path_factory):
+    """A simulated shop with created/paid times, unpaid orders, products and quantities,
+    written to CSV and run through ``crm-analytics report``."""
+    from crm_analytics.simulate import simulate_shop
+    from crm_analytics.simulate_reminders import simulate_reminders
+
+    shop = simulate_reminders(simulate_shop(3000, seed=11, params={"campaigns": []}), seed=12)
+    base = tmp_path_factory.mktemp("reminder_shop")
+    path = base / "orders.csv"
+    shop.orders.to_csv(path, index=False)
+    out = base / "report"
+    assert main(["report", str(path), "--out-dir", str(out), "--quiet"]) == 0
+    return shop, out
+
+
+def _page(out: Path) -> str:
+    return re.sub(r'<img src="data:[^"]*"', "<img",
+                  (out / "report.html").read_text(encoding="utf-8"))
+
+
+def test_report_payment_section_counts_every_created_order(reminder_shop) -> None:
+    from crm_analytics.reminders import payment_timing
+
+    shop, out = reminder_shop
+    want = payment_timing(shop.orders)  # the never-paid orders included
+    assert want.overall["paid_share"] < 0.95
+    page = _page(out)
+    assert "Payment (催付)" in page
+    assert (f"{want.overall['paid_share']:.1%} of {want.n_orders:,} created orders"
+            in page)
+    assert f"{want.overall['late_share_after_2h']:.1%}" in page
+    assert "were not available" not in page  # the CLI passed the unpaid orders
+    got = pd.read_csv(out / "payment_timing_by_hour.csv", encoding="utf-8-sig")
+    pd.testing.assert_frame_equal(got, want.table.reset_index(drop=True), check_dtype=False)
+    overall = pd.read_csv(out / "payment_timing_overall.csv", encoding="utf-8-sig").iloc[0]
+    for col in ("created", "paid", "paid_share", "median_minutes_to_pay"):
+        assert overall[col] == pytest.approx(float(want.overall[col])), col
+    assert (out / "payment_timing.png").stat().st_size > 0
+
+
+def test_report_replenishment_section_has_the_cycles(reminder_shop) -> None:
+    from crm_analytics.reminders import replenishment_list, repurchase_cycles
+
+    shop, out = reminder_shop
+    want = repurchase_cycles(shop.orders, by="product")  # unpaid orders are left out
+    page = _page(out)
+    assert "Replenishment (追销)" in page
+    got = pd.read_csv(out / "repurchase_cycles.csv", encoding="utf-8-sig")
+    pd.testing.assert_frame_equal(got.drop(columns="note"),
+                                  want.table.drop(columns="note").reset_index(drop=True),
+                                  check_dtype=False)
+    top = want.table.dropna(subset=["cycle_days_per_unit"]).iloc[0]
+    assert f"<td>{top['product']}</td>" in page
+    listed = replenishment_list(shop.orders, by="product", cycles=want)
+    assert len(pd.read_csv(out / "replenishment_list.csv", encoding="utf-8-sig")) == len(listed)
+    assert f"{len(listed):,} purchases of" in page
+
+
+def test_report_kpi_board_follows_the_data_section(reminder_shop, report_dir: Path) -> None:
+    for out in (reminder_shop[1], report_dir):
+        page = _page(out)
+        assert page.index("Data used") < page.index("KPI board (quarterly)") \
+            < page.index('class="cards"') < page.index("Customer lifecycle")
+        board = pd.read_csv(out / "kpi_board.csv", encoding="utf-8-sig")
+        assert {"period", "customers", "revenue", "repurchase_rate",
+                "repeat_revenue_share", "revenue_change"} <= set(board.columns)
+        for name in ("lifecycle.png", "repurchase_by_first_channel.png",
+                     "repurchase_by_first_category.png", "lifecycle_stages.csv"):
+            assert (out / name).stat().st_size > 0, name
+
+
+def test_sample_report_has_no_payment_or_replenishment_section(report_dir: Path) -> None:
+    page = _page(report_dir)
+    assert "Payment (" not in page and "Replenishment (" not in page
+    assert not list(report_dir.glob("payment_*")) and not list(report_dir.glob("repl*"))
+
+
+def test_report_without_the_unpaid_read_still_has_a_payment_section(tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """A file that reads only without its never-paid orders is read again as usual; the
+    Payment section then says the unpaid orders were not available."""
+    import crm_analytics.orders.readers as readers
+    from crm_analytics.simulate import simulate_shop
+    from crm_analytics.simulate_reminders import simulate_reminders
+
+    orders = simulate_reminders(simulate_shop(300, seed=1, params={"campaigns": []}),
+                                seed=2).orders
+    path = tmp_path / "orders.csv"
+    orders.to_csv(path, index=False)
+    real, calls = readers.read_orders, []
+
+    def refuse_unpaid(path, **kwargs):
+        calls.append(kwargs.get("include_unpaid"))
+        if kwargs.get("include_unpaid"):
+            raise CrmDataError("unreadable with unpaid orders")
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(readers, "read_orders", refuse_unpaid)
+    assert main(["report", str(path), "--out-dir", str(tmp_path / "r"), "--quiet"]) == 0
+    assert calls == [True, False]
+    page = _page(tmp_path / "r")
+    assert "Payment (催付)" in page and "Orders never paid were not available" in page
+
+
+def test_generic_file_reads_payment_times_and_quantities(tmp_path: Path) -> None:
+    from crm_analytics.orders.readers import read_orders
+
+    path = tmp_path / "orders.csv"
+    pd.DataFrame({
+        "customer_id": ["a", "b", "c"], "order_id": ["1", "2", "3"],
+        "order_date": ["13/01/2025", "14/01/2025", "15/01/2025"], "amount": ["10", "20", "30"],
+        "created_at": ["13/01/2025 09:00", "14/01/2025 10:00", "not a date"],
+        "paid_at": ["13/01/2025 09:05", "", ""], "quantity": ["1", "2", "3"],
+        "unit_price": ["1,50", "2,00", "3,25"], "status": ["paid", "paid", "unpaid"],
+    }).to_csv(path, index=False)
+    orders, report = read_orders(path, return_report=True, include_unpaid=True)
+    assert str(orders["created_at"].dtype).startswith("datetime64")
+    assert str(orders["paid_at"].dtype).startswith("datetime64")
+    assert orders["created_at"].dt.strftime("%Y-%m-%d %H:%M").tolist()[:2] == [
+        "2025-01-13 09:00", "2025-01-14 10:00"]
+    assert orders["created_at"].isna().tolist() == [False, False, True]
+    assert orders["paid_at"].notna().tolist() == [True, False, False]
+    assert orders["quantity"].tolist() == [1.0, 2.0, 3.0]
+    assert orders["unit_price"].tolist() == [1.5, 2.0, 3.25]
+    assert report.date_readings["created_at"] == "day-first"
+    assert any("'created_at' not read as dates" in w for w in report.warnings)
+    plain = read_orders(path)  # without the option: the unpaid order is left out
+    assert len(plain) == 2 and plain["quantity"].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(("option", "month"), [({"dayfirst": True}, 2),
+                                               ({"dayfirst": False}, 1),
+                                               ({"date_format": "%d/%m/%Y %H:%M"}, 2)])
+def test_generic_payment_times_take_the_date_options_of_order_date(tmp_path: Path, option,
+                                                                   month) -> None:
+    from crm_analytics.orders.readers import read_orders
+
+    path = tmp_path / "orders.csv"
+    pd.DataFrame({"customer_id": ["a"], "order_id": ["1"], "order_date": ["01/02/2025 09:00"],
+                  "amount": ["10"], "created_at": ["01/02/2025 09:00"],
+                  "paid_at": ["01/02/2025 09:30"], "quantity": ["2"]}).to_csv(path, index=False)
+    orders = read_orders(path, **option)
+    for col in ("order_date", "created_at", "paid_at"):
+        assert orders[col].iloc[0].month == month, col
+    assert (orders["paid_at"] - orders["created_at"]).iloc[0] == pd.Timedelta(minutes=30)

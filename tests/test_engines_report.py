@@ -21,6 +21,9 @@ from crm_analytics.summary import customer_summary
 from crm_analytics.summary.sql import customer_summary_sql
 
 CANONICAL = ["customer_id", "order_id", "order_date", "amount", "margin"]
+#: Files only a report on in-memory orders with channel / category columns has.
+BY_DIMENSION = {f"repurchase_by_first_{d}.{ext}" for d in ("channel", "category")
+                for ext in ("csv", "png")}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +82,7 @@ def test_segments_and_small_tables_equal_the_pandas_report(reports):
         pd.testing.assert_frame_equal(_read(got.out_dir / name), _read(want.out_dir / name),
                                       check_exact=False, rtol=1e-9)
     assert got.headline == want.headline
-    assert {p.name for p in got.files} == {p.name for p in want.files}
+    assert {p.name for p in got.files} == {p.name for p in want.files} - BY_DIMENSION
 
 
 def test_files_have_a_bom_and_chinese_text(reports):
@@ -251,7 +254,8 @@ def test_run_engine_report_is_a_deprecated_alias(parquet, tmp_path, reports):
 
 def test_both_paths_write_the_same_files_in_the_same_order(reports):
     want, got = reports
-    assert [p.name for p in got.files] == [p.name for p in want.files]
+    assert [p.name for p in got.files] == [p.name for p in want.files
+                                           if p.name not in BY_DIMENSION]
     # the charts are drawn by one builder from the same tables: the same pixels
     for name in ("cohort_heatmap.png", "repurchase_curves.png", "member_status.png",
                  "sleeping_flow.png", "churn_risk.png", "segment_sizes.png",
@@ -283,7 +287,8 @@ def spark_orders(sample, spark_frame):
 def test_spark_report_writes_the_files_of_the_pandas_report(reports, spark_orders, tmp_path):
     want, _ = reports
     got = run_report(spark_orders, out_dir=tmp_path, progress=False)
-    assert [p.name for p in got.files] == [p.name for p in want.files]
+    assert [p.name for p in got.files] == [p.name for p in want.files
+                                           if p.name not in BY_DIMENSION]
     assert got.headline == want.headline
     # the same model chosen by the same backtest, run on Spark
     assert _churn_section(got.html_path.read_text(encoding="utf-8"))[0] == \
@@ -366,3 +371,36 @@ def test_engine_csv_cells_are_neutralised(tmp_path):
     for name in ("customers.csv", "segments.csv"):
         ids = _read(tmp_path / name)["customer_id"]
         assert "'=HYPERLINK(1)" in ids.tolist() and "=HYPERLINK(1)" not in ids.tolist()
+
+
+# --------------------------------------------------------------------------- issue 15/16
+def test_engine_board_and_lifecycle_equal_the_pandas_report(reports):
+    want, got = reports
+    for name in ("kpi_board.csv", "lifecycle_stages.csv"):
+        pd.testing.assert_frame_equal(_read(got.out_dir / name), _read(want.out_dir / name),
+                                      check_exact=False, rtol=1e-9)
+    page = (got.out_dir / "report.html").read_text(encoding="utf-8")
+    assert "KPI board (quarterly)" in page and "Customer lifecycle" in page
+    assert "needs the orders in memory" in page  # no repurchase by first channel
+    assert "Payment (" not in page and "Replenishment (" not in page
+
+
+def test_engine_report_has_payment_and_cycles(tmp_path):
+    from crm_analytics.reminders import payment_timing, repurchase_cycles
+    from crm_analytics.simulate import simulate_shop
+    from crm_analytics.simulate_reminders import simulate_reminders
+
+    orders = simulate_reminders(simulate_shop(400, seed=7, params={"campaigns": []}),
+                                seed=8).orders
+    path = tmp_path / "orders.parquet"
+    orders.to_parquet(path)
+    res = run_report(str(path), out_dir=tmp_path / "r", progress=False)
+    page = res.html_path.read_text(encoding="utf-8")
+    pay = payment_timing(orders)
+    assert f"{pay.overall['paid_share']:.1%} of {pay.n_orders:,} created orders" in page
+    assert "Replenishment (追销)" in page and "needs the orders in memory" in page
+    got = _read(tmp_path / "r" / "repurchase_cycles.csv")
+    want = repurchase_cycles(orders, by="product").table
+    assert got["product"].tolist() == want["product"].tolist()
+    np.testing.assert_allclose(got["cycle_days_per_unit"], want["cycle_days_per_unit"])
+    assert not (tmp_path / "r" / "replenishment_list.csv").exists()

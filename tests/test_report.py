@@ -666,3 +666,75 @@ def test_every_csv_goes_through_the_excel_writer(tmp_path, monkeypatch):
     assert sorted(written) == csvs
     cells = (tmp_path / "customers.csv").read_text(encoding="utf-8-sig")
     assert "\n=HYPERLINK" not in cells  # neutralised by the one writer
+
+
+# --------------------------------------------------------------------------- issue 15/16
+def _reminder_orders(n: int = 400, seed: int = 5) -> pd.DataFrame:
+    from crm_analytics.simulate import simulate_shop
+    from crm_analytics.simulate_reminders import simulate_reminders
+
+    return simulate_reminders(simulate_shop(n, seed=seed, params={"campaigns": []}),
+                              seed=seed + 1).orders
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_small_shops_have_a_board_and_no_payment_section(n, tmp_path):
+    from crm_analytics.report import run_report
+
+    res = run_report(small_shop(n), out_dir=tmp_path, progress=False)
+    text = page_text(res.html_path)
+    assert "KPI board (quarterly)" in text and "Customer lifecycle" in text
+    assert "Payment (" not in text and "Replenishment (" not in text
+    board = pd.read_csv(tmp_path / "kpi_board.csv", encoding="utf-8-sig")
+    assert board["customers"].max() <= n
+    assert not (tmp_path / "repurchase_by_first_channel.csv").exists()
+
+
+def test_created_orders_feed_the_payment_section(tmp_path):
+    from crm_analytics.reminders import payment_timing
+    from crm_analytics.report import run_report
+
+    every = _reminder_orders()
+    want = payment_timing(every)
+    res = run_report(prepare_orders(every), out_dir=tmp_path / "a", created_orders=every,
+                     progress=False)
+    text = page_text(res.html_path)
+    assert f"{want.overall['paid_share']:.1%} of {want.n_orders:,} created orders" in text
+    assert "were not available" not in text and "Replenishment (追销)" in text
+    # without them: the paid orders only, and the page says so
+    paid = prepare_orders(every)
+    res = run_report(paid, out_dir=tmp_path / "b", progress=False)
+    text = page_text(res.html_path)
+    only = payment_timing(paid.orders)
+    assert f"{only.n_orders:,} created orders" in text
+    assert "Orders never paid were not available" in text
+
+
+def test_payment_that_cannot_be_computed_says_why(tmp_path):
+    from crm_analytics.report import run_report
+
+    every = _reminder_orders()
+    never = every.assign(created_at=pd.NaT)  # no creation time: nothing to count
+    res = run_report(prepare_orders(every), out_dir=tmp_path, created_orders=never,
+                     progress=False)
+    text = page_text(res.html_path)
+    start = text.index("Payment (催付)")
+    assert "Not computed. payment_timing has no order left" in text[start:start + 300]
+    assert not (tmp_path / "payment_timing_by_hour.csv").exists()
+    assert (tmp_path / "repurchase_cycles.csv").exists()
+    with pytest.raises(CrmDataError, match="'created_orders' parameter"):
+        run_report(prepare_orders(every), out_dir=tmp_path / "x", created_orders="x.csv",
+                   progress=False)
+
+
+def test_readable_board_shows_changes_and_running_quarters():
+    from crm_analytics.membership import kpi_board
+    from crm_analytics.report.shop_sections import readable_board
+
+    board = kpi_board(load_sample(), as_of="2025-11-15", period="Q")
+    shown = readable_board(board, "CNY")
+    assert len(shown) == 8 and shown["Period"].iloc[-1] == "2025 Q4 (to 15 Nov)"
+    assert shown["Period"].iloc[0] == "2024 Q1"
+    assert shown["Repurchase rate (2+ orders)"].iloc[1].endswith("pts)")
+    assert shown["Customers"].iloc[1].endswith("%)")
+    assert "(" not in shown["Customers"].iloc[0]  # no previous quarter

@@ -746,7 +746,48 @@ def _generic_orders(raw: pd.DataFrame, kind: str, columns: dict[str, str], readi
     if lines is not None and lines.currency is not None and reading.currency is None:
         reading = dataclasses.replace(reading, currency=lines.currency)
     result, report = _validate(frame, reading)
-    return result, _merged(report, lines, None, n_rows_in=len(raw), notes=notes, result=result)
+    report = _merged(report, lines, None, n_rows_in=len(raw), notes=notes, result=result)
+    return _generic_values(result, report, reading, columns)
+
+
+#: Optional columns of a generic file read as dates / as numbers when present.
+_GENERIC_TIMES = ("created_at", "paid_at")
+_GENERIC_NUMBERS = ("quantity", "unit_price")
+
+
+def _generic_values(orders: pd.DataFrame, report: ValidationReport, reading: _Reading,
+                    columns: dict[str, str]) -> tuple[pd.DataFrame, ValidationReport]:
+    """``created_at`` / ``paid_at`` read as dates with the options of ``order_date``, and
+    ``quantity`` / ``unit_price`` as numbers (``decimal``), when the file has them.
+
+    Cells that are not dates become empty, and the report's warnings count them.
+    """
+    readings, warnings, out = {}, [], {}
+    for name in _GENERIC_TIMES:
+        if name not in orders.columns:
+            continue
+        raw = orders[name]
+        header = columns.get(name, name)
+        when, how = parse_dates(raw, header, dayfirst=reading.dayfirst,
+                                date_format=reading.date_format)
+        if how is not None:
+            readings[header] = how
+        given = raw.notna() & (raw.astype("string").str.strip() != "")
+        lost = int((given & when.isna()).sum())
+        if lost:
+            warnings.append(f"{lost:,} {'value' if lost == 1 else 'values'} of {header!r} not read as "
+                            f"dates ({format_examples(raw[given & when.isna()])}); left empty")
+        out[name] = when
+    for name in _GENERIC_NUMBERS:
+        if name in orders.columns and not pd.api.types.is_numeric_dtype(orders[name]):
+            out[name] = parse_money(orders[name], columns.get(name, name),
+                                    decimal=reading.decimal)[0]
+    if not out:
+        return orders, report
+    report = dataclasses.replace(
+        report, date_readings={**report.date_readings, **readings},
+        warnings=[*report.warnings, *warnings])
+    return orders.assign(**out), report
 
 
 def _canonical_frame(raw: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:

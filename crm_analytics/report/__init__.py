@@ -50,9 +50,13 @@ def run_report(
     n_segments: int | None = None,
     currency: str | None = None,
     min_cohort_size: int = MIN_COHORT_SIZE,
+    created_orders: pd.DataFrame | None = None,
     **engine_options: object,
 ) -> ReportResult:
-    """Run summary, cohorts, churn, LTV, segments and sleeping status; write files + HTML.
+    """Run every analysis the orders allow on one order table; write files + HTML.
+
+    The KPI board, lifecycle, cohorts, segments, churn, LTV and sleeping status, and
+    payment and replenishment timing when the orders have the columns.
 
     The page starts with the data used: rows read, orders kept, every exclusion with its
     count and reason (orders after the as-of day included), warnings, the order dates,
@@ -67,10 +71,24 @@ def run_report(
     reports writing into one folder at once do not mix: the second waits a few seconds
     for the first, then stops with a clear error.
 
+    After the data section comes the shop's KPI board (quarterly: customers, orders,
+    revenue, AOV, repurchase rate, orders per repeat customer, revenue share of repeat
+    customers, each with its change on the previous quarter); then the sections,
+    including the customer lifecycle (stages per month) with repurchase by first
+    channel and first category (when the orders have ``channel`` / ``category``), a
+    Payment section (催付) when the orders have ``created_at`` and ``paid_at``, and a
+    Replenishment section (追销) when they have ``quantity`` and ``product`` (or
+    ``category``).
+
     Files written to ``out_dir``: ``customers.csv`` (one row per customer, UTF-8 with
     BOM), ``segments.csv``, ``cohort_repurchase.csv`` (cumulative rates, tidy),
-    ``cohort_revenue.csv``, ``segment_profiles.csv``, PNG charts and ``report.html``
-    (self-contained).
+    ``cohort_revenue.csv``, ``segment_profiles.csv``, ``kpi_board.csv`` (every
+    quarter), ``lifecycle_stages.csv``, ``repurchase_by_first_channel.csv`` /
+    ``repurchase_by_first_category.csv``, the payment and replenishment tables
+    (``payment_timing_by_hour.csv``, ``payment_timing_by_weekday.csv``,
+    ``payment_timing_overall.csv``, ``repurchase_cycles.csv``,
+    ``replenishment_list.csv``) when those sections exist, PNG charts and
+    ``report.html`` (self-contained).
 
     The churn model is chosen by a backtest on the shop's own last months
     (:func:`~crm_analytics.churn.fit.choose_churn_model`: the family that best ranks who
@@ -116,6 +134,12 @@ def run_report(
         then written without any currency word.
     min_cohort_size : int, default 20
         Cohorts with fewer customers are shown as too small (not as rates).
+    created_orders : pandas.DataFrame, optional
+        Every created order, paid or not, with ``created_at`` and ``paid_at``: what
+        ``read_orders(path, include_unpaid=True)`` returns. The Payment section counts
+        them (never-paid orders are what a payment reminder is for). By default it
+        uses ``orders`` when they have these columns, and says that never-paid orders
+        were not available (validation leaves them out).
     **engine_options
         Engine sources: ``connection``, ``memory_limit``, ``temp_directory``,
         ``threads`` (for Parquet paths, as in :func:`crm_analytics.customer_summary`).
@@ -166,9 +190,11 @@ def run_report(
         with report_folder(out_dir) as tmp:
             if engine:  # per-customer tables stay in the engine
                 tables = engine_tables(orders, sample_size=sample_size, seed=seed, step=step,
-                                       currency=currency, **settings, **engine_options)
+                                       currency=currency, created_orders=created_orders,
+                                       **settings, **engine_options)
             else:
-                tables = pandas_tables(orders, step=step, currency=currency, **settings)
+                tables = pandas_tables(orders, step=step, currency=currency,
+                                       created_orders=created_orders, **settings)
             written = build_report(tables, tmp, step=step,
                                    subtitle=f"{source_name} — as of {tables.as_of.date()}")
     finally:

@@ -18,16 +18,19 @@ from crm_analytics._core.frames import write_excel_csv
 from crm_analytics._core.money import currency_label
 from crm_analytics.plots.backtest import plot_backtest_calibration
 from crm_analytics.plots.cohorts import plot_cohort_heatmap, plot_repurchase_curves
+from crm_analytics.plots.lifecycle import plot_kpi_board, plot_lifecycle, plot_repurchase_by
 from crm_analytics.plots.ltv import plot_ltv_histogram
 from crm_analytics.plots.overview import plot_churn_risk, plot_member_status
+from crm_analytics.plots.reminders import plot_payment_timing, plot_repurchase_cycles
 from crm_analytics.plots.segments import plot_segment_profiles, plot_segment_sizes
 from crm_analytics.plots.sleeping import plot_sleeping_flow
 from crm_analytics.report.data_section import DataSection
 from crm_analytics.report.page import figure_to_png, write_report_page
 from crm_analytics.report.runtime import warnings_state_kept
 from crm_analytics.report.sections import COHORT_HOW, COHORT_PERIOD, CURRENCY, ReportTables
+from crm_analytics.report.shop_sections import BOARD_PERIODS_SHOWN
 
-__all__ = ["ReportResult", "build_report", "draw_charts"]
+__all__ = ["ReportResult", "build_report", "draw_charts", "shop_files"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +76,10 @@ def draw_charts(tables: ReportTables, *, currency: str | None = CURRENCY
     currency = tables.currency if currency is None else currency
     columns = list(tables.segment_columns)
     charts = {}
+    life = tables.shop.lifecycle
+    if life is not None and len(life.board):
+        charts["kpi_board.png"] = plot_kpi_board(life.board.tail(BOARD_PERIODS_SHOWN),
+                                                 column="revenue")
     if len(tables.cohort_repurchase):
         small = tables.min_cohort_size
         charts["cohort_heatmap.png"] = plot_cohort_heatmap(
@@ -81,6 +88,11 @@ def draw_charts(tables: ReportTables, *, currency: str | None = CURRENCY
         charts["repurchase_curves.png"] = plot_repurchase_curves(
             tables.cohort_repurchase, period=COHORT_PERIOD, how=COHORT_HOW,
             min_cohort_size=small)
+    if life is not None and len(life.stage_counts):
+        charts["lifecycle.png"] = plot_lifecycle(life.stage_counts)
+    for by, table in (life.repurchase.items() if life is not None else ()):
+        if len(table):
+            charts[f"repurchase_by_{by}.png"] = plot_repurchase_by(table)
     if tables.n_segments > 0:
         charts["segment_profiles.png"] = plot_segment_profiles(tables.segment_profiles,
                                                                columns=columns)
@@ -96,6 +108,12 @@ def draw_charts(tables: ReportTables, *, currency: str | None = CURRENCY
         charts["ltv_distribution.png"] = plot_ltv_histogram(
             tables.ltv_bins, basis=tables.value_basis, horizon_months=tables.horizon_months,
             discounted=True, currency=currency_label(currency))
+    rem = tables.shop.reminders
+    if rem is not None and rem.payment is not None:
+        charts["payment_timing.png"] = plot_payment_timing(rem.payment)
+    if rem is not None and rem.cycles is not None and \
+            rem.cycles.table["cycle_days_per_unit"].notna().any():
+        charts["repurchase_cycles.png"] = plot_repurchase_cycles(rem.cycles)
     return charts
 
 
@@ -115,7 +133,26 @@ def _write_small_tables(tables: ReportTables, out: Path) -> list[Path]:
             continue  # no segments (the page says why)
         write_excel_csv(table, out / name)
         written.append(out / name)
+    for name, table in shop_files(tables).items():
+        write_excel_csv(table, out / name)
+        written.append(out / name)
     return written
+
+
+def shop_files(tables: ReportTables) -> dict[str, pd.DataFrame]:
+    """CSV file name -> table, for the shop sections the report has: ``kpi_board.csv``
+    (every quarter), ``lifecycle_stages.csv``, ``repurchase_by_first_<dimension>.csv``
+    and the payment and replenishment tables."""
+    files = {}
+    life = tables.shop.lifecycle
+    if life is not None:
+        files["kpi_board.csv"] = life.board
+        files["lifecycle_stages.csv"] = life.stage_counts
+        files.update({f"repurchase_by_{by}.csv": t for by, t in life.repurchase.items()})
+    if tables.shop.reminders is not None:
+        files.update({f"{name}.csv": t for name, t in tables.shop.reminders.tables().items()
+                      if t is not None})
+    return files
 
 
 def build_report(
@@ -130,8 +167,8 @@ def build_report(
 
     Files: ``customers.csv`` and ``segments.csv`` (by ``tables.customers``, pandas or
     the engine), ``cohort_repurchase.csv``, ``cohort_revenue.csv``,
-    ``segment_profiles.csv`` (UTF-8 with a byte-order mark), the PNG charts and
-    ``report.html``. The per-customer files are written on worker threads while the
+    ``segment_profiles.csv`` and the shop sections' tables (:func:`shop_files`; UTF-8
+    with a byte-order mark), the PNG charts and ``report.html``. The per-customer files are written on worker threads while the
     charts are drawn.
 
     Parameters

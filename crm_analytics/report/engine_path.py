@@ -86,6 +86,7 @@ from crm_analytics.report.sections import (
     ReportTables,
     value_basis,
 )
+from crm_analytics.report.shop_sections import shop_sections
 from crm_analytics.segments import (
     SegmentationResult,
     kmeans_segments,
@@ -441,6 +442,7 @@ def engine_tables(
     currency: str | None = None,
     min_cohort_size: int = MIN_COHORT_SIZE,
     step: Callable[[str], None] = lambda name: None,
+    created_orders: pd.DataFrame | None = None,
     **engine_options: object,
 ) -> ReportTables:
     """The report's tables from an engine source (see :func:`crm_analytics.report.run_report`).
@@ -448,6 +450,7 @@ def engine_tables(
     ``engine_options`` (``connection``, ``memory_limit``, ``temp_directory``,
     ``threads``) are passed to :func:`crm_analytics.backends.runner_for`. ``step`` is
     called after each of the steps ``summary, cohorts, sleeping, churn, ltv, segments``.
+    ``created_orders`` (every created order, in memory) feeds the Payment section.
     """
     s_days, r_days = check_sleep(sleep_after, REMIND_BEFORE)
     sample_size = check_sample_size(sample_size)
@@ -481,6 +484,9 @@ def engine_tables(
     revenue = cohort_revenue_on_engine(runner, period=COHORT_PERIOD, as_of=as_of_ts)
     # a repeat order is one on a later day than the first: frequency > 0 (same rule)
     rate = int(totals["n_repeat"]) / n_customers
+    # the KPI board, lifecycle, payment and replenishment (when the source allows)
+    shop = shop_sections(runner, as_of=as_of_ts, as_of_given=as_of is not None,
+                         created_orders=created_orders, sleep_after=s_days)
     step("cohorts")
 
     first_ts = pd.Timestamp(np.datetime64(int(totals["first_day"]), "D"))
@@ -588,7 +594,8 @@ def engine_tables(
         data=data,
         currency=data.currency,
         min_cohort_size=min_cohort_size,
-        unavailable=unavailable,
+        unavailable={**unavailable, **shop.unavailable},
+        shop=shop,
     )
 
 

@@ -19,6 +19,13 @@ from crm_analytics._core.money import format_money
 from crm_analytics.report.churn_story import risk_vs_sleeping_sentence
 from crm_analytics.report.data_section import DataSection
 from crm_analytics.report.sections import ReportTables, active_counts
+from crm_analytics.report.shop_sections import (
+    BOARD_PERIODS_SHOWN,
+    LEAD_DAYS,
+    readable_board,
+    readable_cycles,
+    readable_payment,
+)
 
 __all__ = ["ReportSection", "figure_to_png", "readable_risk_by_status",
            "readable_segment_table", "render_html", "write_report_page"]
@@ -258,6 +265,95 @@ def _sleeping_section(tables: ReportTables, img: dict[str, bytes]) -> ReportSect
                          images=[img["member_status.png"], img["sleeping_flow.png"]])
 
 
+def _board_section(tables: ReportTables, img: dict[str, bytes],
+                   currency: str | None) -> ReportSection:
+    """The shop's KPI board: the last quarters, each value with its change."""
+    title = "KPI board (quarterly)"
+    life = tables.shop.lifecycle
+    if life is None or not len(life.board):
+        return ReportSection(title, text="Not computed. " + tables.unavailable.get(
+            "kpi_board", "No complete period."))
+    text = (f"The last {min(BOARD_PERIODS_SHOWN, len(life.board))} quarters "
+            "(kpi_board.csv holds every quarter). In brackets: the change on the previous "
+            "quarter, relative for counts, money and averages, in percentage points (pts) "
+            "for the rates and shares. Repurchase rate: "
+            "the share of the quarter's customers with 2 or more orders in it (they are "
+            "its repeat customers). A quarter still running is marked with the day it "
+            "runs to.")
+    return ReportSection(title, text=text,
+                         images=[img[n] for n in ("kpi_board.png",) if n in img],
+                         tables=[readable_board(life.board, currency)])
+
+
+def _lifecycle_section(tables: ReportTables, img: dict[str, bytes]) -> ReportSection:
+    """Customers per lifecycle stage each month; repurchase by first channel / category."""
+    title = "Customer lifecycle (客户生命周期)"
+    if "lifecycle.png" not in img:
+        return ReportSection(title, text="Not computed. " + tables.unavailable.get(
+            "lifecycle", "No customer yet."))
+    text = ("Every customer who has ordered, in one stage at the end of each month: new "
+            "(first order in the month), won back (ordered again after more than "
+            f"{tables.sleep_after} days), repeat active, one-time active, sleeping (more "
+            f"than {tables.sleep_after} days since the last order) and lost (more than "
+            "365 days).")
+    by = [n for n in img if n.startswith("repurchase_by_first_")]
+    if by:
+        text += (" Then the share of customers who bought again, by the channel and "
+                 "category of their first order (small levels grouped as 'other').")
+    return ReportSection(title, text=text, images=[img["lifecycle.png"], *(img[n] for n in by)],
+                         warnings=tables.shop.notes.get("lifecycle", ()))
+
+
+def _payment_section(tables: ReportTables, img: dict[str, bytes]) -> ReportSection | None:
+    """When created orders get paid (催付); None when the orders have no payment times."""
+    title = "Payment (催付)"
+    rem = tables.shop.reminders
+    if rem is None or rem.payment is None:
+        if "payment" in tables.unavailable:
+            return ReportSection(title, text="Not computed. " + tables.unavailable["payment"],
+                                 warnings=tables.shop.notes.get("payment", ()))
+        return None
+    text = ("When created orders get paid, by the hour they were created: the share paid "
+            "within each window, and the share paid at all. " + rem.payment.summary()
+            + " Tables: payment_timing_by_hour.csv, payment_timing_by_weekday.csv.")
+    return ReportSection(title, text=text,
+                         images=[img[n] for n in ("payment_timing.png",) if n in img],
+                         tables=[readable_payment(rem)],
+                         warnings=tables.shop.notes.get("payment", ()))
+
+
+def _replenishment_section(tables: ReportTables, img: dict[str, bytes]
+                           ) -> ReportSection | None:
+    """Repurchase cycles and the customers about to run out (追销); None without
+    products and quantities."""
+    title = "Replenishment (追销)"
+    rem = tables.shop.reminders
+    if rem is None or rem.cycles is None:
+        if "replenishment" in tables.unavailable:
+            return ReportSection(title, text="Not computed. "
+                                 + tables.unavailable["replenishment"])
+        return None
+    cycles = rem.cycles
+    with_cycle = int(cycles.table["cycle_days_per_unit"].notna().sum())
+    text = (f"Repurchase cycle per unit of each {cycles.by}: the median days between two "
+            f"purchases of it by the same customer, per unit bought in the earlier one "
+            f"({with_cycle:,} of {len(cycles.table):,} {cycles.by} values bought again have "
+            f"the {cycles.min_repeats} repeat purchases a cycle needs; "
+            "repurchase_cycles.csv lists them all).")
+    if rem.replenishment is not None:
+        n = len(rem.replenishment)
+        who = rem.replenishment["customer_id"].nunique() if n else 0
+        text += (f" {n:,} purchases of {who:,} customers run out within {LEAD_DAYS} days "
+                 f"of {cycles.as_of.date()} (last purchase + cycle x quantity, and not "
+                 "bought again since): replenishment_list.csv lists them with the run-out "
+                 "date and the customer's history, to contact them before.")
+    shown = readable_cycles(rem)
+    return ReportSection(title, text=text,
+                         images=[img[n] for n in ("repurchase_cycles.png",) if n in img],
+                         tables=[shown] if len(shown) else [],
+                         warnings=tables.shop.notes.get("replenishment", ()))
+
+
 def write_report_page(out: Path, tables: ReportTables, images: dict[str, bytes], *,
                       subtitle: str, headline: dict[str, str],
                       currency: str | None = None) -> Path:
@@ -265,7 +361,10 @@ def write_report_page(out: Path, tables: ReportTables, images: dict[str, bytes],
 
     ``images`` maps chart file names (``cohort_heatmap.png`` ...) to PNG bytes; a
     section whose charts are absent says why it could not be computed. The data
-    section comes first. ``currency`` defaults to ``tables.currency``.
+    section comes first, then the KPI board, the headline cards and the sections
+    (cohorts, lifecycle, segments, churn, value, sleeping, and payment and
+    replenishment when the orders allow them). ``currency`` defaults to
+    ``tables.currency``.
     """
     img = images
     currency = tables.currency if currency is None else currency
@@ -282,11 +381,15 @@ def write_report_page(out: Path, tables: ReportTables, images: dict[str, bytes],
             warnings=tables.spend_warnings)
     sections = [
         _cohort_section(tables, img),
+        _lifecycle_section(tables, img),
         _segment_section(tables, img, currency),
         _churn_section(tables, img),
         ltv,
         _sleeping_section(tables, img),
+        _payment_section(tables, img),
+        _replenishment_section(tables, img),
     ]
+    sections = [sec for sec in sections if sec is not None]
     said = set(tables.unavailable.values())
     notes = [n for n in tables.notes if n not in said]
     if notes:
@@ -297,5 +400,6 @@ def write_report_page(out: Path, tables: ReportTables, images: dict[str, bytes],
         subtitle=subtitle,
         headline=headline,
         sections=sections,
-        lead=[_data_section(tables.data)] if tables.data is not None else [],
+        lead=([_data_section(tables.data)] if tables.data is not None else [])
+        + [_board_section(tables, img, currency)],
     )

@@ -34,6 +34,7 @@ from crm_analytics.report.sections import (
     ReportTables,
     value_basis,
 )
+from crm_analytics.report.shop_sections import shop_sections
 from crm_analytics.segments import SegmentationResult, kmeans_segments, same_ids
 from crm_analytics.segments.export import export_segments
 from crm_analytics.sleeping import member_status, sleeping_flow
@@ -139,12 +140,14 @@ def pandas_tables(
     currency: str | None = None,
     min_cohort_size: int = MIN_COHORT_SIZE,
     step: Callable[[str], None] = lambda name: None,
+    created_orders: pd.DataFrame | None = None,
 ) -> ReportTables:
     """The report's tables from prepared orders (see :func:`crm_analytics.report.run_report`).
 
     ``step`` is called after each of the steps ``summary, cohorts, sleeping, churn,
     ltv, segments``. The data section comes from ``prepared.report``; orders after
-    ``as_of`` are counted there and left out of every analysis.
+    ``as_of`` are counted there and left out of every analysis. ``created_orders``
+    (every created order, paid or not) feeds the Payment section.
     """
     orders = prepared.orders
     as_of_ts = (orders["order_date"].max().normalize() if as_of is None
@@ -173,6 +176,9 @@ def pandas_tables(
         revenue = cohort_revenue(prepared, period=COHORT_PERIOD, as_of=as_of_ts)
         # a repeat order is one on a later day than the first: frequency > 0 (same rule)
         rate = repurchase_rate(prepared, as_of=as_of_ts).rate
+        # the KPI board, lifecycle, payment and replenishment (when the orders allow)
+        shop = shop_sections(prepared, as_of=as_of_ts, as_of_given=as_of is not None,
+                             created_orders=created_orders, sleep_after=sleep_after)
         step("cohorts")
 
         status = member_status(prepared, as_of=as_of_ts, sleep_after=sleep_after)
@@ -281,5 +287,6 @@ def pandas_tables(
         data=data,
         currency=currency,
         min_cohort_size=min_cohort_size,
-        unavailable=unavailable,
+        unavailable={**unavailable, **shop.unavailable},
+        shop=shop,
     )

@@ -22,6 +22,7 @@ from crm_analytics._core.errors import CrmDataError
 from crm_analytics._core.money import format_money
 from crm_analytics.ltv.rules import margin_rule
 from crm_analytics.report.data_section import DataSection
+from crm_analytics.report.shop_sections import ShopSections
 
 __all__ = [
     "COHORT_HOW",
@@ -162,8 +163,12 @@ class ReportTables:
     min_cohort_size : int
         Cohorts with fewer customers are shown as too small.
     unavailable : dict
-        Section key (``"segments"``, ``"churn"``, ``"ltv"``, ``"cohorts"``) -> why that
-        section could not be computed (said in its place on the page).
+        Section key (``"segments"``, ``"churn"``, ``"ltv"``, ``"cohorts"``,
+        ``"kpi_board"``, ``"lifecycle"``, ``"payment"``, ``"replenishment"``) -> why
+        that section could not be computed (said in its place on the page).
+    shop : ShopSections
+        The KPI board, the lifecycle, and the Payment and Replenishment sections when
+        the orders allow them (:func:`crm_analytics.report.shop_sections.shop_sections`).
     """
 
     as_of: pd.Timestamp
@@ -198,6 +203,7 @@ class ReportTables:
     currency: str | None = None
     min_cohort_size: int = MIN_COHORT_SIZE
     unavailable: dict[str, str] = field(default_factory=dict)
+    shop: ShopSections = field(default_factory=ShopSections)
 
     def backtest_table(self) -> pd.DataFrame | None:
         """The backtest's table for the page (numbers rounded), None without one."""
