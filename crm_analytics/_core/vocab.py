@@ -57,5 +57,6 @@ REASON_DATE_OUTLIER = "dated far after the rest of the data (a likely typo)"
 #: Orders dated more than this many days after every other order (and few of them) are
 #: date outliers: excluded and reported, and never used as the default as-of day.
 DATE_OUTLIER_GAP_DAYS = 180
-#: At most this share of the orders (and at least one order) can be date outliers.
+#: At most this share of the orders can be date outliers (so none in a table of fewer than
+#: 100 orders).
 DATE_OUTLIER_MAX_SHARE = 0.01

@@ -48,8 +48,10 @@ def date_outlier_cutoff(day_numbers: np.ndarray, counts: np.ndarray) -> int | No
     Orders separated from every earlier order by a gap of more than
     ``DATE_OUTLIER_GAP_DAYS`` (180) days are date outliers (a mistyped year, a test
     order dated 2099) when they are few: at most ``DATE_OUTLIER_MAX_SHARE`` (1 %) of the
-    orders, and at least one order is always allowed. Of the gaps that qualify, the
-    earliest one is the cutoff, so every outlier after it is set aside.
+    orders, so a table needs 100 orders before one can be set aside (in a smaller one a
+    late order may just as well be a customer coming back; the report's date range shows
+    it). Of the gaps that qualify, the earliest one is the cutoff, so every outlier
+    after it is set aside.
 
     Parameters
     ----------
@@ -74,6 +76,11 @@ def date_outlier_cutoff(day_numbers: np.ndarray, counts: np.ndarray) -> int | No
     (620, True)
     >>> date_outlier_cutoff(days[:-1], counts[:-1]) is None
     True
+
+    Nine orders cannot tell a typo from a customer who came back:
+
+    >>> date_outlier_cutoff(np.array([0, 10, 40, 401]), np.array([4, 2, 2, 1])) is None
+    True
     """
     days = np.asarray(day_numbers, dtype=np.int64)
     n = np.asarray(counts, dtype=np.int64)
@@ -81,7 +88,7 @@ def date_outlier_cutoff(day_numbers: np.ndarray, counts: np.ndarray) -> int | No
         return None
     order = np.argsort(days, kind="stable")
     days, n = days[order], n[order]
-    allowed = max(1, int(DATE_OUTLIER_MAX_SHARE * int(n.sum())))
+    allowed = int(DATE_OUTLIER_MAX_SHARE * int(n.sum()))
     after = np.cumsum(n[::-1])[::-1]  # orders on or after each day
     gaps = np.diff(days)
     qualifies = (gaps > DATE_OUTLIER_GAP_DAYS) & (after[1:] <= allowed)
