@@ -459,7 +459,7 @@ def test_status_exclusion_report():
     assert "4 rows in, 2 orders kept." in text
     assert "excluded 1 order: cancelled or closed" in text
     assert "excluded 1 order: fully refunded" in text
-    assert "1 customers have no remaining order" in text and "u2" in text
+    assert "1 customer with no remaining order dropped" in text and "u2" in text
     # keeping every status, or another status column
     assert len(validate_orders(raw, exclude_statuses=set())) == 4
     assert len(validate_orders(raw.rename(columns={"status": "订单状态"}))) == 4

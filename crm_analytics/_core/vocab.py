@@ -7,6 +7,8 @@ __all__ = [
     "DATE_OUTLIER_GAP_DAYS",
     "DATE_OUTLIER_MAX_SHARE",
     "EXCLUDED_STATUSES",
+    "LINE_COLUMNS",
+    "MAPPABLE_COLUMNS",
     "NULL_ID_MARKERS",
     "ORDER_COLUMNS",
     "REASON_AFTER_AS_OF",
@@ -23,6 +25,14 @@ __all__ = [
 #: Canonical order columns; ``margin`` is optional.
 ORDER_COLUMNS = ("customer_id", "order_id", "order_date", "amount", "margin")
 REQUIRED_COLUMNS = ("customer_id", "order_id", "order_date", "amount")
+#: Line-item columns: an order's amount is the sum of quantity x unit_price when the table
+#: has no amount column.
+LINE_COLUMNS = ("quantity", "unit_price")
+#: Every canonical name ``columns=`` (``--columns``) can map: the order columns, the
+#: line-item columns and the optional columns analyses read when present (payment times
+#: for payment reminders, product and category for repurchase cycles, the order status).
+MAPPABLE_COLUMNS = ORDER_COLUMNS + LINE_COLUMNS + (
+    "created_at", "paid_at", "product", "category", "status")
 
 #: Status values whose orders are excluded (lower-cased, stripped).
 EXCLUDED_STATUSES = frozenset(

@@ -30,16 +30,18 @@ import pandas as pd
 
 from crm_analytics._core.checks import format_examples, require_dataframe
 from crm_analytics._core.errors import CrmDataError
-from crm_analytics._core.vocab import REASON_NO_CUSTOMER, REASON_REVERSED, REVERSAL_PREFIX
+from crm_analytics._core.vocab import (
+    LINE_COLUMNS,
+    MAPPABLE_COLUMNS,
+    REASON_NO_CUSTOMER,
+    REASON_REVERSED,
+    REVERSAL_PREFIX,
+)
 from crm_analytics.orders.validate import ValidationReport
 from crm_analytics.orders.values import float_text_ids, null_ids, parse_dates, parse_money
 
 __all__ = ["LINE_COLUMNS", "MAPPABLE_COLUMNS", "combine_line_items", "reversal_rows"]
 
-#: Canonical names of line-item columns (beside the order columns) that ``columns=`` maps.
-LINE_COLUMNS = ("quantity", "unit_price")
-#: Every canonical name ``read_orders(columns=...)`` accepts.
-MAPPABLE_COLUMNS = ("customer_id", "order_id", "order_date", "amount", "margin") + LINE_COLUMNS
 
 #: What is left of an order's amount below which it counts as reversed in full (money units).
 _TOLERANCE = 0.005

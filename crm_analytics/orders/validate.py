@@ -53,6 +53,7 @@ from crm_analytics._core.money import check_currency
 from crm_analytics._core.vocab import (
     DATE_OUTLIER_GAP_DAYS,
     EXCLUDED_STATUSES,
+    MAPPABLE_COLUMNS,
     ORDER_COLUMNS,
     REASON_AFTER_AS_OF,
     REASON_DATE_OUTLIER,
@@ -90,10 +91,6 @@ __all__ = [
 #: Id texts that mean "no id" (compared after stripping spaces and lower-casing); the
 #: shared vocabulary's set (:data:`crm_analytics._core.vocab.NULL_ID_MARKERS`), sorted.
 NULL_ID_MARKERS = tuple(sorted(_NULL_ID_MARKERS))
-
-#: Canonical names ``columns=`` also accepts besides :data:`ORDER_COLUMNS`: line-item
-#: columns that ``read_orders`` combines into orders (kept as extra columns here).
-LINE_COLUMNS = ("quantity", "unit_price")
 
 #: Common names of each canonical column, used for the "closest column" hint (compared
 #: lower-cased, without spaces, underscores or hyphens).
@@ -158,9 +155,9 @@ class ValidationReport:
     ...                     "order_date": ["2024-01-05", "2024-01-06"], "amount": [10, 5]})
     >>> orders, report = validate_orders(raw, return_report=True)
     >>> report
-    ValidationReport(2 rows in, 1 orders kept, 1 excluded)
+    ValidationReport(2 rows in, 1 order kept, 1 excluded)
     >>> print(report.summary())
-    2 rows in, 1 orders kept.
+    2 rows in, 1 order kept.
     excluded 1 order: no customer id (guest checkout or missing id)
     """
 
@@ -193,12 +190,13 @@ class ValidationReport:
 
     def summary(self) -> str:
         """A short human-readable account of the validation."""
-        lines = [f"{self.n_rows_in} rows in, {self.n_rows_out} orders kept."]
+        lines = [f"{_plural(self.n_rows_in, 'row')} in, "
+                 f"{_plural(self.n_rows_out, 'order')} kept."]
         for reason, n in self.exclusion_counts().itertuples(index=False):
             lines.append(f"excluded {_plural(int(n), 'order')}: {reason}")
         if self.dropped_customers:
             lines.append(
-                f"{len(self.dropped_customers)} customers have no remaining order and are "
+                f"{_plural(len(self.dropped_customers), 'customer')} with no remaining order "
                 f"dropped, e.g. {self.dropped_customers[:5]}"
             )
         lines.extend(self.notes)
@@ -212,7 +210,8 @@ class ValidationReport:
 
     def __repr__(self) -> str:
         n_excluded = int(self.exclusion_counts()["orders"].sum())
-        parts = [f"{self.n_rows_in} rows in", f"{self.n_rows_out} orders kept"]
+        parts = [f"{_plural(self.n_rows_in, 'row')} in",
+                 f"{_plural(self.n_rows_out, 'order')} kept"]
         if n_excluded:
             parts.append(f"{n_excluded} excluded")
         if self.dropped_customers:
@@ -542,7 +541,7 @@ def _canonical_names(df: pd.DataFrame, columns: dict[str, str] | None
                      ) -> tuple[pd.DataFrame, list[str]]:
     """Rename the user's columns to canonical names (a new frame) and check they exist."""
     columns = dict(columns or {})
-    known = ORDER_COLUMNS + LINE_COLUMNS
+    known = MAPPABLE_COLUMNS
     unknown = [k for k in columns if k not in known]
     if unknown:
         raise CrmDataError(
