@@ -122,12 +122,27 @@ def plot_lifecycle_flow(flow: pd.DataFrame, *, period: object = None,
     return ax
 
 
+def _period_labels(periods: pd.Series, period: str | None) -> pd.Series:
+    """``2024 Q1`` for quarters, ``2024`` for years, ``2024-01`` for months, ``2024-01-08``
+    for weeks; the period is inferred from the spacing when not given."""
+    start = pd.to_datetime(periods)
+    if period is None:
+        days = start.diff().dt.days.median() if len(start) > 1 else 31
+        period = "W" if days < 20 else "M" if days < 60 else "Q" if days < 200 else "Y"
+    if period == "Q":
+        return start.dt.year.astype(str) + " Q" + start.dt.quarter.astype(str)
+    if period == "Y":
+        return start.dt.year.astype(str)
+    return start.dt.strftime("%Y-%m-%d" if period == "W" else "%Y-%m")
+
+
 def plot_kpi_board(board: pd.DataFrame, *, column: str = "revenue",
-                   ax: Axes | None = None) -> Axes:
+                   ax: Axes | None = None, period: str | None = None) -> Axes:
     """One KPI of :func:`crm_analytics.membership.kpi_board` per period, as bars.
 
     Incomplete periods (``complete`` False) are drawn hatched. Rates and shares are
-    shown as percentages.
+    shown as percentages. ``period`` (``"W"``, ``"M"``, ``"Q"``, ``"Y"``) sets the tick
+    labels (``2024 Q1`` for quarters); by default it is inferred from the periods.
 
     Returns
     -------
@@ -143,7 +158,7 @@ def plot_kpi_board(board: pd.DataFrame, *, column: str = "revenue",
         if not done:
             bar.set_hatch("//")
             bar.set_alpha(0.5)
-    labels = pd.to_datetime(board["period"]).dt.strftime("%Y-%m")
+    labels = _period_labels(board["period"], period)
     ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
     pct = column.endswith("rate") or column.endswith("share")
     if pct:
