@@ -816,3 +816,19 @@ def test_margin_rule_is_the_same_on_pandas_and_engine(margin_rate, case):
     assert bool(margin_notes) != silent
     pd.testing.assert_frame_equal(local.members, engine.members, check_exact=False,
                                   rtol=1e-12)
+
+
+def test_assign_holdout_assigns_orders_by_id_col() -> None:
+    orders = pd.DataFrame({"order_id": [f"o{i}" for i in range(3000)],
+                           "customer_id": ["c1"] * 3000})
+    out = assign_holdout(orders, seed=3, id_col="order_id",
+                         arms={"2h": 0.4, "24h": 0.4, "none": 0.2})
+    shares = out["group"].value_counts(normalize=True)
+    assert abs(shares["none"] - 0.2) < 0.03 and list(out.columns[:2]) == ["order_id",
+                                                                          "customer_id"]
+    # the same as assigning the ids under the default column name
+    same = assign_holdout(orders[["order_id"]].rename(columns={"order_id": "customer_id"}),
+                          seed=3, arms={"2h": 0.4, "24h": 0.4, "none": 0.2})
+    assert out["group"].tolist() == same["group"].tolist()
+    with pytest.raises(CrmDataError, match="appear once"):
+        assign_holdout(orders, seed=3)  # customer_id repeats

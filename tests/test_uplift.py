@@ -173,10 +173,13 @@ def test_send_list_respects_budget_and_keeps_a_holdout(shop, model):
     t = result.table
     assert {"customer_id", "expected_incremental_margin", "group"} <= set(result.columns)
     assert t["customer_id"].is_unique and (t["expected_incremental_margin"] > 0).all()
-    assert t.loc[t["group"] == "treatment", "contact_cost"].sum() <= 300.0 * 1.05
+    assert t.loc[t["group"] == "treatment", "contact_cost"].sum() <= 300.0
     share = (t["group"] == "control").mean()
     assert 0.1 < share < 0.3
-    assert result.expected_incremental_margin > 0 and result.cost > 0
+    assert result.total_expected_incremental_margin > 0 and result.cost > 0
+    # it reads like its table
+    assert result.shape == t.shape and result.head(3).equals(t.head(3))
+    assert result.expected_incremental_margin.equals(t["expected_incremental_margin"])
     lo, hi = result.interval
     assert lo <= hi
     # ranked: expected margins fall down the list
@@ -196,6 +199,8 @@ def test_an_undistinguishable_model_falls_back_to_the_simple_rule():
         result = send_list(orders, model, as_of="2025-12-31", cost_per_contact=0.05,
                            max_contacts=200, seed=3)
     assert not result.targeted and "control" in set(result["group"])
+    lo, hi = result.interval  # from the campaigns' average effect and its interval
+    assert np.isfinite([lo, hi]).all() and lo < result.total_expected_incremental_margin < hi
     assert "simple rule" in " ".join(result.notes) or "Not targeted" in " ".join(result.notes)
 
 
@@ -236,3 +241,20 @@ def test_campaigns_whose_window_has_not_ended_are_left_out_with_a_note():
                            n_folds=2)
     assert "LATE" not in set(model.scores["campaign_id"])
     assert any("not ended" in n for n in model.notes)
+
+
+def test_send_list_takes_a_member_table_with_the_orders(shop, model):
+    as_of = _as_of(shop)
+    members = shop.customers[["customer_id"]].iloc[::3]
+    result = send_list(members, model, orders=shop.orders, as_of=as_of,
+                       cost_per_contact=0.5, max_contacts=200, holdout=0.1, seed=4)
+    assert set(result["customer_id"]) <= set(members["customer_id"])
+    assert (result["group"] == "treatment").sum() <= 200
+    with pytest.raises(CrmDataError, match="orders=orders"):
+        send_list(members, model, as_of=as_of, cost_per_contact=0.5, seed=4)
+
+
+def test_send_list_max_contacts_counts_the_contacted_members(shop, model):
+    result = send_list(shop.orders, model, as_of=_as_of(shop), cost_per_contact=0.1,
+                       max_contacts=150, holdout=0.2, seed=5)
+    assert (result["group"] == "treatment").sum() == 150

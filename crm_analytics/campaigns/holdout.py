@@ -41,6 +41,7 @@ def assign_holdout(
     strata: str | Sequence[str] | None = None,
     group_col: str = "group",
     arms: Mapping[str, float] | None = None,
+    id_col: str = "customer_id",
 ) -> pd.DataFrame:
     """Split customers into ``treatment`` and a randomized ``control`` holdout, or into
     several ``arms`` with given shares.
@@ -79,7 +80,10 @@ def assign_holdout(
     arms : mapping of str to float, optional
         Several arms and their shares, e.g. ``{"2h": 0.4, "24h": 0.4, "none": 0.2}``
         for a test of reminder timings; replaces ``holdout`` (leave it at its default).
-        The ids can be any unit (an order id in ``customer_id`` for per-order tests).
+        The ids can be any unit (see ``id_col``).
+    id_col : str, default "customer_id"
+        The column whose values are assigned (each must appear once), e.g.
+        ``"order_id"`` for a payment-reminder test of unpaid orders.
 
     Returns
     -------
@@ -111,6 +115,10 @@ def assign_holdout(
     gold      20
     silver    80
     Name: group, dtype: int64
+
+    A payment-reminder test assigns orders, not customers (``id_col="order_id"``); the
+    arms are in the order given:
+
     >>> three = assign_holdout(members, seed=7, arms={"2h": 0.4, "24h": 0.4, "none": 0.2})
     >>> three["group"].value_counts().sort_index()
     group
@@ -120,8 +128,13 @@ def assign_holdout(
     Name: count, dtype: int64
     """
     if isinstance(customers, pd.Series):
-        customers = customers.rename("customer_id").to_frame()
+        customers = customers.rename(id_col).to_frame()
     require_dataframe(customers, "customers")
+    if id_col != "customer_id":  # e.g. order_id: a payment-reminder test assigns orders
+        require_columns(customers, [id_col], "the table to assign")
+        ids_frame = customers[[id_col]].rename(columns={id_col: "customer_id"})
+    else:
+        ids_frame = customers
     check_fraction(holdout, "holdout")
     if group_col in customers.columns:
         raise CrmDataError(
@@ -129,7 +142,8 @@ def assign_holdout(
             "group_col='<new name>' to keep both."
         )
     names, cum = _arm_bounds(arms, holdout)
-    ids = member_ids(customers, "the customers table")
+    ids = member_ids(ids_frame, "the customers table" if id_col == "customer_id"
+                     else f"the table's {id_col!r} column")
     u = hash_uniform(ids, seed)
     if strata is None:
         arm = np.searchsorted(cum, u, side="right")

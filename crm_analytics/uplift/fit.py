@@ -30,6 +30,7 @@ from crm_analytics._core.checks import format_examples, require_columns, require
 from crm_analytics._core.dates import EPOCH
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.backends import is_engine_source
+from crm_analytics.campaigns.stats import lift_statistics
 from crm_analytics.orders.encode import prepare_orders
 from crm_analytics.orders.validate import ids_as_text
 from crm_analytics.uplift.evaluate import QiniResult, qini
@@ -42,7 +43,7 @@ from crm_analytics.uplift.features import (
 __all__ = ["LEARNERS", "METRICS", "UpliftModel", "fit_uplift"]
 
 LEARNERS = ("t", "x", "dr")
-_N_BOOT = 100  # bootstrap resamples of the out-of-fold checks (Qini, calibration)
+_N_BOOT = 200  # bootstrap resamples of the out-of-fold checks (as qini's default)
 METRICS = ("margin", "revenue", "conversion")
 #: Member attributes used as categorical features when a customers table (or the
 #: campaigns table) has them.
@@ -90,7 +91,7 @@ class UpliftModel:
         simple rule.
     average_uplift : float
         Treated minus control mean outcome over all training rows (the campaign-average
-        effect per member).
+        effect per member); ``average_uplift_ci`` its 95% Welch interval.
     calibration : tuple of float
         Realised / predicted incremental outcome among out-of-fold rows with a positive
         score: estimate and bootstrap interval; scales send-list totals into intervals.
@@ -105,6 +106,7 @@ class UpliftModel:
     qini: QiniResult
     average_uplift: float
     calibration: tuple[float, float, float]
+    average_uplift_ci: tuple[float, float]
     sleep_after: int
     churn_model: object = field(repr=False)
     categories: dict = field(repr=False)
@@ -388,12 +390,14 @@ def fit_uplift(
     scores = pd.DataFrame({"campaign_id": camp["campaign_id"], "customer_id": ids,
                            "group": camp["group"], "outcome": y, "uplift": uplift})
     check = qini(scores, seed=random_state, n_boot=_N_BOOT)
-    average = float(y[t].mean() - y[~t].mean())
+    average_stats = lift_statistics(y[t], y[~t])
+    average = float(average_stats.absolute_lift)
     calibration = _calibration(y, t, uplift, random_state, n_boot=_N_BOOT)
     return UpliftModel(
         metric=metric, window_days=int(window_days), learner=learner,
         feature_names=list(x.columns), scores=scores, qini=check, average_uplift=average,
-        calibration=calibration, sleep_after=int(sleep_after), churn_model=churn_model,
+        calibration=calibration, average_uplift_ci=tuple(map(float, average_stats.absolute_ci)),
+        sleep_after=int(sleep_after), churn_model=churn_model,
         categories=categories, attributes=attributes, fold_models=fold_models,
         final_model=final,
         conversion_model=conversion_model, notes=notes,

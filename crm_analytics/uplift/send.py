@@ -27,7 +27,7 @@ from crm_analytics._core.errors import CrmDataError
 from crm_analytics._core.frames import write_excel_csv
 from crm_analytics.backends import is_engine_source
 from crm_analytics.campaigns.holdout import assign_holdout
-from crm_analytics.orders.encode import prepare_orders
+from crm_analytics.orders.encode import PreparedOrders, prepare_orders
 from crm_analytics.summary import resolve_as_of
 from crm_analytics.uplift.features import OrderHistory
 from crm_analytics.uplift.fit import UpliftModel
@@ -43,7 +43,9 @@ class UpliftNotDistinguishableWarning(UserWarning):
 class SendList:
     """A budgeted send list with its own holdout (:func:`send_list`).
 
-    Behaves like its ``table`` for column access (``result["group"]``, ``len(result)``).
+    It reads like its :attr:`table`: ``result["group"]``, ``result.head()``,
+    ``result.shape``, ``len(result)``, ``result.columns`` and any other DataFrame
+    attribute are the table's; the totals below are its own.
 
     Attributes
     ----------
@@ -52,21 +54,22 @@ class SendList:
         ``expected_incremental_margin`` (after costs, per member), ``uplift`` (before
         costs), ``contact_cost`` and ``group`` (``treatment``: send; ``control``: hold
         out, do not send).
-    expected_incremental_margin : float
+    total_expected_incremental_margin : float
         Expected total over the treatment group, after costs.
     interval : tuple of float
-        Its interval from the model's out-of-fold calibration (NaN when unknown).
+        Its interval: from the model's out-of-fold calibration when targeted, from the
+        campaigns' average effect and its confidence interval otherwise.
     cost : float
         Expected contact and coupon cost of the treatment group.
     roi : float
-        ``expected_incremental_margin / cost``.
+        ``total_expected_incremental_margin / cost``; ``roi_interval`` its interval.
     targeted : bool
         False when the simple-rule fallback was used.
     notes : list of str
     """
 
     table: pd.DataFrame
-    expected_incremental_margin: float
+    total_expected_incremental_margin: float
     interval: tuple[float, float]
     cost: float
     roi: float
@@ -80,9 +83,20 @@ class SendList:
     def __len__(self) -> int:
         return len(self.table)
 
-    @property
-    def columns(self) -> pd.Index:
-        return self.table.columns
+    def __iter__(self):
+        return iter(self.table)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name == "table":
+            raise AttributeError(name)
+        return getattr(self.table, name)
+
+    def __repr__(self) -> str:
+        return f"{self.summary()}\n{self.table.head(10)!r}"
+
+    def _repr_html_(self) -> str:
+        text = self.summary().replace("&", "&amp;").replace("<", "&lt;")
+        return f"<pre>{text}</pre>" + self.table.head(10).to_html()
 
     def summary(self) -> str:
         """What the list is expected to earn and how it was chosen."""
@@ -92,7 +106,8 @@ class SendList:
         lines = [
             f"{len(self.table):,} members selected ({how}): {n_t:,} to contact, "
             f"{len(self.table) - n_t:,} held out to measure the campaign.",
-            f"Expected incremental margin after costs: {self.expected_incremental_margin:,.0f}"
+            "Expected incremental margin after costs: "
+            f"{self.total_expected_incremental_margin:,.0f}"
             + (f" (interval {lo:,.0f} to {hi:,.0f})" if np.isfinite([lo, hi]).all() else "")
             + f"; cost {self.cost:,.0f}; ROI {self.roi:.2f}.",
             *self.notes,
@@ -104,6 +119,45 @@ class SendList:
         from pathlib import Path
 
         write_excel_csv(self.table, Path(path), **options)
+
+
+def _within_budget(ids: np.ndarray, order: np.ndarray, net: np.ndarray, uplift: np.ndarray,
+                   cost: np.ndarray, *, budget: float | None, max_contacts: int | None,
+                   holdout: float, seed: int | str) -> pd.DataFrame:
+    """The ranked candidates with their holdout group, cut where the contacted (treatment)
+    members would exceed the budget or ``max_contacts``.
+
+    The holdout is assigned before the cut (a hash of each id, so a member's group does
+    not depend on the list's length), so the cut counts exactly the members who will be
+    contacted.
+    """
+    n = len(order)
+    # enough rows for the treatment share to reach the limits, with a margin; more if not
+    need = n
+    if budget is not None:
+        need = min(need, int(np.searchsorted(np.cumsum(cost[order]), budget, side="right")))
+    if max_contacts is not None:
+        need = min(need, int(max_contacts))
+    take = min(n, int(need / max(1 - holdout, 1e-9) * 1.2) + 100)
+    while True:
+        rows = order[:take]
+        table = pd.DataFrame({
+            "customer_id": ids[rows],
+            "expected_incremental_margin": net[rows],
+            "uplift": uplift[rows],
+            "contact_cost": cost[rows],
+        })
+        table = assign_holdout(table, holdout=holdout, seed=seed)
+        treated = (table["group"] == "treatment").to_numpy()
+        keep = np.ones(len(table), dtype=bool)
+        if budget is not None:
+            keep &= np.cumsum(np.where(treated, table["contact_cost"], 0.0)) <= budget
+        if max_contacts is not None:
+            keep &= np.cumsum(treated) <= max_contacts
+        last = int(np.argmin(keep)) if not keep.all() else len(keep)
+        if last < len(keep) or take == n:
+            return table.iloc[:last].reset_index(drop=True)
+        take = n
 
 
 def send_list(
@@ -118,14 +172,18 @@ def send_list(
     holdout: float = 0.1,
     seed: int | str = 0,
     candidates: pd.Series | pd.DataFrame | None = None,
+    orders: pd.DataFrame | None = None,
 ) -> SendList:
     """Pick the members whose expected incremental margin beats the cost of contacting them.
 
     Parameters
     ----------
     members : pandas.DataFrame or PreparedOrders
-        The shop's orders: every customer with an order by ``as_of`` is a candidate
-        (restrict with ``candidates``). Not modified.
+        Who may be contacted: a member table (a ``customer_id`` column, e.g.
+        ``load_sample("members")``) together with ``orders=``, or the shop's orders
+        themselves (then every customer with an order by ``as_of`` is a candidate).
+        Not modified. Members without any order by ``as_of`` have no history to score
+        and are left out (counted in the notes).
     uplift_model : UpliftModel
         From :func:`~crm_analytics.uplift.fit_uplift` (``metric="margin"`` for money;
         a revenue or conversion model ranks in its own unit).
@@ -145,7 +203,9 @@ def send_list(
     seed : int or str, default 0
         Seed of the holdout assignment (use a new one per campaign).
     candidates : pandas.Series or DataFrame, optional
-        Ids (or a table with ``customer_id``) to choose from.
+        Ids (or a table with ``customer_id``) to choose from, when ``members`` are orders.
+    orders : pandas.DataFrame or PreparedOrders, optional
+        The order history, when ``members`` is a member table.
 
     Returns
     -------
@@ -180,6 +240,24 @@ def send_list(
     if max_contacts is not None and not (isinstance(max_contacts, int | np.integer)
                                          and max_contacts >= 1):
         raise CrmDataError(f"max_contacts must be an int >= 1; got {max_contacts!r}.")
+    is_orders = isinstance(members, PreparedOrders) or (
+        isinstance(members, pd.DataFrame)
+        and {"order_id", "order_date", "amount"} <= set(members.columns))
+    if not is_orders:
+        if orders is None:
+            raise CrmDataError(
+                "send_list scores members from their order history: pass the orders too, "
+                "send_list(members, model, orders=orders, ...), or pass the orders as "
+                "members (every customer with an order is then a candidate)."
+            )
+        if candidates is not None:
+            raise CrmDataError("Give the members to choose from either as members= (with "
+                               "orders=) or as candidates=, not both.")
+        candidates = members
+        members = orders
+    elif orders is not None:
+        raise CrmDataError("members are already orders; leave out orders= (or pass a member "
+                           "table as members).")
     prepared = prepare_orders(members)
     as_of_ts = resolve_as_of(prepared.orders, as_of)
     day = day_number(as_of_ts) + 1  # orders on the send day are history
@@ -220,34 +298,30 @@ def send_list(
     rank = -net if targeted else x["recency_days"].to_numpy()
     order = np.lexsort((ids, rank))
     order = order[net[order] > 0]
-    # every selected member is contacted unless held out: the budget covers the
-    # treatment share, so the total selected is budget / cost scaled by 1 / (1 - holdout)
-    cum_cost = np.cumsum(cost[order]) * (1 - holdout)
-    keep = np.ones(len(order), dtype=bool)
-    if budget is not None:
-        keep &= cum_cost <= budget
-    if max_contacts is not None:
-        keep &= np.arange(len(order)) * (1 - holdout) < max_contacts
-    order = order[keep]
     if len(order) == 0:
         raise CrmDataError(
             "No member has a positive expected incremental margin after the contact cost "
-            f"({cost_per_contact}) within the budget: the campaign is not expected to pay. "
-            "Lower the cost, or check the model's metric (margin) and summary()."
+            f"({cost_per_contact}): the campaign is not expected to pay. Lower the cost, or "
+            "check the model's metric (margin) and summary()."
         )
-    table = pd.DataFrame({
-        "customer_id": ids[order],
-        "expected_incremental_margin": net[order],
-        "uplift": uplift[order],
-        "contact_cost": cost[order],
-    })
-    table = assign_holdout(table, holdout=holdout, seed=seed).reset_index(drop=True)
+    table = _within_budget(ids, order, net, uplift, cost, budget=budget,
+                           max_contacts=max_contacts, holdout=holdout, seed=seed)
+    if len(table) == 0:
+        raise CrmDataError(
+            f"The budget ({budget}) does not cover one contact ({cost[order[0]]:.4g}). "
+            "Raise the budget.")
     treat = (table["group"] == "treatment").to_numpy()
     total = float(table.loc[treat, "expected_incremental_margin"].sum())
     spend = float(table.loc[treat, "contact_cost"].sum())
     gross = float(table.loc[treat, "uplift"].sum())
-    c, c_lo, c_hi = uplift_model.calibration if targeted else (1.0, np.nan, np.nan)
-    interval = (gross * c_lo - spend, gross * c_hi - spend)
+    if targeted:
+        c, c_lo, c_hi = uplift_model.calibration
+        interval = (gross * c_lo - spend, gross * c_hi - spend)
+    else:  # everyone carries the campaigns' average effect: its confidence interval
+        c = 1.0
+        n_t = int(treat.sum())
+        lo, hi = uplift_model.average_uplift_ci
+        interval = (n_t * lo - spend, n_t * hi - spend)
     roi = total / spend if spend > 0 else float("nan")
     roi_interval = tuple(v / spend if spend > 0 else float("nan") for v in interval)
     if targeted and np.isfinite(c) and abs(c - 1) > 0.25:
