@@ -35,7 +35,7 @@ def kpi_board(
     orders: pd.DataFrame,
     *,
     as_of: object = None,
-    period: str = "M",
+    period: str = "Y",
     members: pd.DataFrame | None = None,
     by: object = None,
     customers: pd.DataFrame | None = None,
@@ -51,7 +51,7 @@ def kpi_board(
     as_of : date-like, optional
         Last day of data (included whole); default the last order day. The period
         holding it is incomplete (``complete`` False).
-    period : {"Y", "Q", "M"}, default "M"
+    period : {"Y", "Q", "M"}, default "Y"
         Calendar year, quarter or month.
     members : pandas.DataFrame, optional
         Who is a member: ``customer_id`` and optionally ``join_date`` (one row per

@@ -92,9 +92,9 @@ def _occasions(prepared: PreparedOrders, by: str, as_of_day: int):
     if missing:
         raise CrmDataError(
             f"Repurchase cycles need the column(s) {missing}; the orders have "
-            f"{list(o.columns)}. Pass columns={{'product': '<your product column>', "
-            "'quantity': '<your quantity column>'}} to read_orders (command line: "
-            "--columns product=...,quantity=...)."
+            f"{list(o.columns)}. Pass columns={{{by!r}: '<your {by} column>', "
+            "'quantity': '<your quantity column>'} to read_orders (command line: "
+            f"--columns {by}=...,quantity=...)."
         )
     qty = pd.to_numeric(o["quantity"], errors="coerce").to_numpy(dtype=float)
     item_codes, items = pd.factorize(o[by])
