@@ -258,3 +258,15 @@ def test_send_list_max_contacts_counts_the_contacted_members(shop, model):
     result = send_list(shop.orders, model, as_of=_as_of(shop), cost_per_contact=0.1,
                        max_contacts=150, holdout=0.2, seed=5)
     assert (result["group"] == "treatment").sum() == 150
+
+
+@pytest.mark.parametrize("learner", ["x", "dr"])
+def test_every_learner_captures_most_of_the_oracle_margin(shop, learner):
+    other = fit_uplift(shop.orders, shop.campaigns, learner=learner, n_folds=2)
+    as_of = _as_of(shop)
+    truth = shop.true_uplift(as_of).set_index("customer_id")["true_incremental_margin"]
+    result = send_list(shop.orders, other, as_of=as_of, cost_per_contact=1e-6,
+                       max_contacts=int(0.3 * len(truth)), holdout=0.05, seed=1)
+    picked = result.table["customer_id"]
+    assert other.qini.distinguishable
+    assert truth.loc[picked].sum() >= 0.7 * truth.nlargest(len(picked)).sum()

@@ -56,7 +56,7 @@ def _regressor(random_state: int):
     # shallow, slow-learning trees with large leaves: the outcome is mostly noise and
     # the effect is a small difference between two such models
     return HistGradientBoostingRegressor(
-        max_iter=100, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=100,
+        max_iter=60, learning_rate=0.15, max_leaf_nodes=15, min_samples_leaf=100,
         l2_regularization=1.0, random_state=random_state,
     )
 
@@ -108,6 +108,7 @@ class UpliftModel:
     calibration: tuple[float, float, float]
     average_uplift_ci: tuple[float, float]
     sleep_after: int
+    margin_rate: float | None
     churn_model: object = field(repr=False)
     categories: dict = field(repr=False)
     attributes: pd.DataFrame | None = field(repr=False)
@@ -144,6 +145,13 @@ class UpliftModel:
             *self.notes,
         ]
         return "\n".join(lines)
+
+
+def order_history(prepared, margin_rate: float | None) -> OrderHistory:
+    """The orders' :class:`OrderHistory`, built once per prepared orders and margin rule
+    (fitting and then scoring the same orders sort them once)."""
+    return prepared.derived(("uplift_history", margin_rate),
+                            lambda: OrderHistory.from_prepared(prepared, margin_rate=margin_rate))
 
 
 def _predict_effect(models: dict, x: pd.DataFrame) -> np.ndarray:
@@ -328,7 +336,7 @@ def fit_uplift(
         if not (isinstance(value, int | np.integer) and value >= low):
             raise CrmDataError(f"{name} must be an int >= {low}; got {value!r}.")
     prepared = prepare_orders(orders)
-    history = OrderHistory.from_prepared(prepared, margin_rate=margin_rate)
+    history = order_history(prepared, margin_rate)
     if metric == "margin" and not history.has_margin:
         raise CrmDataError(
             "metric='margin' needs margins: the orders have no (complete) margin column. "
@@ -397,7 +405,7 @@ def fit_uplift(
         metric=metric, window_days=int(window_days), learner=learner,
         feature_names=list(x.columns), scores=scores, qini=check, average_uplift=average,
         calibration=calibration, average_uplift_ci=tuple(map(float, average_stats.absolute_ci)),
-        sleep_after=int(sleep_after), churn_model=churn_model,
+        sleep_after=int(sleep_after), margin_rate=margin_rate, churn_model=churn_model,
         categories=categories, attributes=attributes, fold_models=fold_models,
         final_model=final,
         conversion_model=conversion_model, notes=notes,

@@ -29,8 +29,7 @@ from crm_analytics.backends import is_engine_source
 from crm_analytics.campaigns.holdout import assign_holdout
 from crm_analytics.orders.encode import PreparedOrders, prepare_orders
 from crm_analytics.summary import resolve_as_of
-from crm_analytics.uplift.features import OrderHistory
-from crm_analytics.uplift.fit import UpliftModel
+from crm_analytics.uplift.fit import UpliftModel, order_history
 
 __all__ = ["SendList", "UpliftNotDistinguishableWarning", "send_list"]
 
@@ -261,7 +260,7 @@ def send_list(
     prepared = prepare_orders(members)
     as_of_ts = resolve_as_of(prepared.orders, as_of)
     day = day_number(as_of_ts) + 1  # orders on the send day are history
-    history = OrderHistory.from_prepared(prepared)
+    history = order_history(prepared, uplift_model.margin_rate)
     ids = np.asarray(prepared.customer_ids, dtype=object)
     first = history.day[np.minimum(history.first_pos, len(history.day) - 1)] \
         + history.day_offset
