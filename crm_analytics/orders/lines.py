@@ -37,7 +37,7 @@ from crm_analytics._core.vocab import (
     REASON_REVERSED,
     REVERSAL_PREFIX,
 )
-from crm_analytics.orders.validate import ValidationReport
+from crm_analytics.orders.validate import ValidationReport, dropped_customer_ids
 from crm_analytics.orders.values import float_text_ids, null_ids, parse_dates, parse_money
 
 __all__ = ["LINE_COLUMNS", "MAPPABLE_COLUMNS", "combine_line_items", "reversal_rows"]
@@ -165,7 +165,7 @@ def combine_line_items(
     orders = orders.reset_index(drop=True)
     if not return_report:
         return orders
-    gone = set(excluded_table["customer_id"].dropna()) - set(orders["customer_id"])
+    gone = dropped_customer_ids(excluded_table, orders["customer_id"])
     currencies = set(found.values())
     if len(currencies) > 1:
         raise CrmDataError(
@@ -175,7 +175,7 @@ def combine_line_items(
         )
     report = ValidationReport(
         n_rows_in=n_in, n_rows_out=len(orders), excluded=excluded_table,
-        dropped_customers=sorted(gone), notes=notes,
+        dropped_customers=gone, notes=notes,
         currency=currencies.pop() if currencies else None,
     )
     return orders, report

@@ -60,14 +60,18 @@ from crm_analytics._core.checks import closest_column, format_examples
 from crm_analytics._core.errors import CrmDataError, UnreadableInputError
 from crm_analytics._core.money import check_currency
 from crm_analytics._core.vocab import (
-    NULL_ID_MARKERS,
     REASON_CANCELLED,
     REASON_REFUNDED,
     REASON_UNPAID,
     REVERSAL_PREFIX,
 )
 from crm_analytics.orders.lines import MAPPABLE_COLUMNS, combine_line_items
-from crm_analytics.orders.validate import ValidationReport, _has_duplicates, validate_orders
+from crm_analytics.orders.validate import (
+    ValidationReport,
+    _has_duplicates,
+    dropped_customer_ids,
+    validate_orders,
+)
 from crm_analytics.orders.values import check_decimal_and_currency, parse_dates, parse_money
 
 __all__ = ["SOURCES", "detect_source", "read_orders"]
@@ -863,11 +867,7 @@ def _merged(report: ValidationReport, lines: ValidationReport | None,
     parts = [p for p in (lines.excluded if lines else None, platform_excluded, report.excluded)
              if p is not None and len(p)]
     excluded = pd.concat(parts, ignore_index=True) if parts else report.excluded
-    dropped: list[str] = []
-    if len(excluded) and "customer_id" in excluded.columns:
-        gone = excluded["customer_id"].dropna().astype(str).str.strip()
-        gone = gone[~gone.str.lower().isin(NULL_ID_MARKERS)]
-        dropped = sorted(set(gone) - set(result["customer_id"]))
+    dropped = dropped_customer_ids(excluded, result["customer_id"])
     line_notes = list(lines.notes) if lines else []
     return dataclasses.replace(
         report, n_rows_in=n_rows_in, excluded=excluded, dropped_customers=dropped,

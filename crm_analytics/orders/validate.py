@@ -870,5 +870,16 @@ def dropped_customer_ids(excluded: pd.DataFrame, kept_ids: pd.Series) -> list[st
     if len(excluded) == 0 or "customer_id" not in excluded.columns:
         return []
     ids = excluded["customer_id"]
-    known = ids[~null_ids(ids).to_numpy(dtype=bool)]
-    return sorted(set(ids_as_text(known, "customer_id")) - set(kept_ids))
+    known = ids_as_text(ids[~null_ids(ids).to_numpy(dtype=bool)], "customer_id")
+    known = known.drop_duplicates()
+    if len(known) == 0:
+        return []
+    # Arrow's is_in: a Python set of millions of kept ids, or pandas' isin on Arrow
+    # strings, takes seconds
+    value_set = pa.array(kept_ids.astype("string"), type=pa.string(), from_pandas=True)
+    if isinstance(value_set, pa.ChunkedArray):
+        value_set = value_set.combine_chunks()
+    found = pc.is_in(pa.array(known.astype("string"), type=pa.string(), from_pandas=True),
+                     value_set=value_set)
+    keep = ~np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    return sorted(known[keep].tolist())
