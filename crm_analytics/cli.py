@@ -535,7 +535,8 @@ def _load(args: argparse.Namespace, *, created: bool = False) -> _Loaded:
             raise UnusableInput(f"{given}: reading options for an order file; give the file "
                                 "(the bundled sample needs none).")
 
-        prepared = prepare_orders(load_sample("orders"), **validate_options)
+        # the bundled sample is a Chinese shop: its amounts are in yuan
+        prepared = prepare_orders(load_sample("orders"), currency="CNY", **validate_options)
         return _Loaded(prepared, prepared.report, False, "bundled sample shop")
     if created:
         orders, report, every = _read_with_unpaid(Path(paths[0]), args)
