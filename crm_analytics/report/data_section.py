@@ -136,7 +136,7 @@ class DataSection:
             out.append(f"Rows read: {self.rows_read:,}")
         out.append(f"Orders used: {self.orders_used:,}")
         for reason, n in zip(self.exclusions["reason"], self.exclusions["orders"], strict=True):
-            out.append(f"Left out: {int(n):,} orders {reason}")
+            out.append(f"Left out: {int(n):,} order{'' if int(n) == 1 else 's'} {reason}")
         if self.first_day is not None and self.last_day is not None:
             out.append(f"Order dates: {self.first_day.date()} to {self.last_day.date()}")
         out.append(f"Currency: {self.currency_text()}")
