@@ -1224,28 +1224,38 @@ def _csv_frames(shop: SimulatedShop) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m crm_analytics.simulate --out data/sample``.
-
-    Writes ``orders.csv``, ``customers.csv``, ``campaigns.csv``, ``messages.csv`` and
-    ``members.csv``; the defaults
-    regenerate the bundled sample byte-for-byte.
-    """
-    parser = argparse.ArgumentParser(
-        prog="python -m crm_analytics.simulate",
-        description="Simulate a Chinese online shop and write its tables as CSV.",
-    )
+def sample_command(prog: str, description: str) -> argparse.ArgumentParser:
+    """The command-line parser of the sample simulators: ``--out`` and the shop's
+    settings, whose defaults regenerate the bundled sample."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--out", required=True, help="folder to write the CSVs into")
     parser.add_argument("--n-customers", type=int, default=SAMPLE_N_CUSTOMERS)
     parser.add_argument("--seed", type=int, default=SAMPLE_SEED)
     parser.add_argument("--start", default="2024-01-01")
     parser.add_argument("--end", default="2025-12-31")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def shop_from_command(parser: argparse.ArgumentParser, args: argparse.Namespace
+                      ) -> SimulatedShop:
+    """The shop of a :func:`sample_command` line; bad settings are a usage error."""
     try:
-        shop = simulate_shop(args.n_customers, start=args.start, end=args.end, seed=args.seed)
+        return simulate_shop(args.n_customers, start=args.start, end=args.end, seed=args.seed)
     except CrmDataError as exc:
         parser.error(str(exc))
-    paths = shop.to_csv(args.out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m crm_analytics.simulate --out data/sample``.
+
+    Writes ``orders.csv``, ``customers.csv``, ``campaigns.csv``, ``messages.csv`` and
+    ``members.csv``; the defaults regenerate the bundled sample byte-for-byte
+    (``python -m crm_analytics.simulate_reminders`` adds the payment-time tables).
+    """
+    parser = sample_command("python -m crm_analytics.simulate",
+                            "Simulate a Chinese online shop and write its tables as CSV.")
+    args = parser.parse_args(argv)
+    paths = shop_from_command(parser, args).to_csv(args.out)
     for path in paths.values():
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return 0

@@ -33,7 +33,6 @@ hour, for orders outside the test) and :meth:`ReminderShop.true_reminder_effects
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,10 +44,9 @@ from scipy import special
 
 from crm_analytics._core.errors import CrmDataError
 from crm_analytics.simulate import (
-    SAMPLE_N_CUSTOMERS,
-    SAMPLE_SEED,
     SimulatedShop,
-    simulate_shop,
+    sample_command,
+    shop_from_command,
 )
 
 __all__ = [
@@ -427,21 +425,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     orders a payment reminder won), ``reminder_test.csv`` and ``products.csv``.
     ``orders.csv`` stays the base shop every other analysis of the sample uses.
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m crm_analytics.simulate_reminders",
-        description="Simulate the sample shop with payments, unpaid orders, a reminder "
-                    "test and consumables, and write its tables as CSV.",
-    )
-    parser.add_argument("--out", required=True, help="folder to write the CSVs into")
-    parser.add_argument("--n-customers", type=int, default=SAMPLE_N_CUSTOMERS)
-    parser.add_argument("--seed", type=int, default=SAMPLE_SEED)
-    parser.add_argument("--start", default="2024-01-01")
-    parser.add_argument("--end", default="2025-12-31")
+    parser = sample_command(
+        "python -m crm_analytics.simulate_reminders",
+        "Simulate the sample shop with payments, unpaid orders, a reminder test and "
+        "consumables, and write its tables as CSV.")
     args = parser.parse_args(argv)
-    try:
-        shop = simulate_shop(args.n_customers, start=args.start, end=args.end, seed=args.seed)
-    except CrmDataError as exc:
-        parser.error(str(exc))
+    shop = shop_from_command(parser, args)
     paths = shop.to_csv(args.out)
     paths.update(simulate_reminders(shop, seed=args.seed).to_csv(args.out))
     for path in paths.values():
