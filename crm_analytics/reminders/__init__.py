@@ -30,7 +30,13 @@ from crm_analytics.reminders.cycles import (
 )
 from crm_analytics.reminders.experiment import CONTROL_ARMS, ReminderTest, reminder_test
 from crm_analytics.reminders.payments import PaymentTiming, payment_timing, unpaid_orders
-from crm_analytics.reminders.rules import CYCLE_BYS, MIN_REPEATS, PAYMENT_BYS
+from crm_analytics.reminders.rules import (
+    CYCLE_BYS,
+    MIN_REPEATS,
+    PAYMENT_BYS,
+    PAYMENT_COLUMNS,
+    cycle_item,
+)
 
 __all__ = [
     "CONTROL_ARMS",
@@ -120,12 +126,12 @@ def report_tables(orders: object, *, as_of: object = None, lead_days: int = 7
         frame = orders.orders if isinstance(orders, PreparedOrders) else orders
         cols = set(frame.columns)
     payment = weekday = cycles = listed = None
-    if {"created_at", "paid_at"} <= cols:
+    if set(PAYMENT_COLUMNS) <= cols:
         source = orders if engine else frame
         payment = payment_timing(source)
         weekday = payment_timing(source, by="weekday")
-    by = "product" if "product" in cols else "category" if "category" in cols else None
-    if by is not None and "quantity" in cols:
+    by = cycle_item(cols)
+    if by is not None:
         cycles = repurchase_cycles(orders, by=by, as_of=as_of)
         if not engine:
             listed = replenishment_list(orders, by=by, as_of=as_of, lead_days=lead_days,

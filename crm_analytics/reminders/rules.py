@@ -33,6 +33,8 @@ __all__ = [
     "BUCKET_RULES",
     "CLOSED_STATUSES",
     "CYCLE_BYS",
+    "PAYMENT_COLUMNS",
+    "cycle_item",
     "LATE_AFTER",
     "MIN_REPEATS",
     "NOT_PAID_STATUSES",
@@ -63,6 +65,21 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 LATE_AFTER = {"late_share_after_2h": "2h", "late_share_after_24h": "24h"}
 #: ``by`` values of :func:`~crm_analytics.reminders.repurchase_cycles`.
 CYCLE_BYS = ("product", "category")
+#: The columns payment timing needs.
+PAYMENT_COLUMNS = ("created_at", "paid_at")
+
+
+def cycle_item(columns) -> str | None:
+    """What repurchase cycles are counted by for orders with these columns: the first of
+    :data:`CYCLE_BYS` they have, when they also have ``quantity``; None otherwise.
+
+    >>> cycle_item({"category", "quantity"}), cycle_item({"product"})
+    ('category', None)
+    """
+    columns = set(columns)
+    if "quantity" not in columns:
+        return None
+    return next((by for by in CYCLE_BYS if by in columns), None)
 #: Fewest repeat purchases (gaps) a product needs for a cycle.
 MIN_REPEATS = 30
 

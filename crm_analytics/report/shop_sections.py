@@ -31,12 +31,12 @@ from crm_analytics.membership import LifecycleTables
 from crm_analytics.membership import report_tables as lifecycle_report_tables
 from crm_analytics.orders.encode import PreparedOrders
 from crm_analytics.reminders import (
-    CYCLE_BYS,
     ReminderReport,
     payment_timing,
     replenishment_list,
     repurchase_cycles,
 )
+from crm_analytics.reminders.rules import PAYMENT_COLUMNS, cycle_item
 
 __all__ = [
     "BOARD_PERIOD",
@@ -63,7 +63,6 @@ NO_UNPAID_NOTE = (
     "created_orders=read_orders(path, include_unpaid=True)); the command line does this "
     "itself for files with creation and payment times.")
 
-_PAYMENT_COLUMNS = ("created_at", "paid_at")
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,14 +98,6 @@ def _columns(orders: object) -> set[str]:
     return {str(c).lower() for c in runner_for(orders).columns}
 
 
-def _cycle_by(columns: set[str]) -> str | None:
-    """The item repurchase cycles are counted by: the first of ``CYCLE_BYS`` the orders
-    have, when they also have ``quantity``."""
-    if "quantity" not in columns:
-        return None
-    return next((by for by in CYCLE_BYS if by in columns), None)
-
-
 def _payment_source(orders: object, created_orders: object
                     ) -> tuple[object | None, tuple[str, ...]]:
     """What payment timing counts, and the notes saying what it lacks."""
@@ -119,7 +110,7 @@ def _payment_source(orders: object, created_orders: object
                 "created order (read_orders(path, include_unpaid=True)); got "
                 f"{type(created_orders).__name__}.")
         return created_orders, ()
-    if not set(_PAYMENT_COLUMNS) <= _columns(orders):
+    if not set(PAYMENT_COLUMNS) <= _columns(orders):
         return None, ()
     if is_engine_source(orders):
         return orders, ("Every order of the source is counted, never-paid ones included "
@@ -175,7 +166,7 @@ def shop_sections(orders: object, *, as_of: pd.Timestamp, as_of_given: bool = Fa
     payment = weekday = cycles = listed = None
     source, notes["payment"] = _payment_source(orders, created_orders)
     if source is not None:
-        missing = [c for c in _PAYMENT_COLUMNS if c not in _columns(source)]
+        missing = [c for c in PAYMENT_COLUMNS if c not in _columns(source)]
         pay_as_of = (as_of + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
                      if as_of_given else None)
         try:
@@ -188,7 +179,7 @@ def shop_sections(orders: object, *, as_of: pd.Timestamp, as_of_given: bool = Fa
             payment = weekday = None
             unavailable["payment"] = str(exc)
 
-    by = _cycle_by(_columns(orders))
+    by = cycle_item(_columns(orders))
     if by is not None:
         try:
             cycles = repurchase_cycles(orders, by=by, as_of=as_of)
