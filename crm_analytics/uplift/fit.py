@@ -368,7 +368,8 @@ def fit_uplift(
     x = member_features(history, codes, start, sleep_after=sleep_after,
                         churn_model=churn_model)
     x = _add_attributes(x, ids, attributes, categories)
-    y = window_outcomes(history, codes, start, window_days)[metric]
+    outcomes = window_outcomes(history, codes, start, window_days)
+    y = outcomes[metric]
     t = (camp["group"] == "treatment").to_numpy()
     # randomization share per campaign (known by design; estimated from the groups)
     e = camp.groupby("campaign_id")["group"].transform(
@@ -393,7 +394,7 @@ def fit_uplift(
     # scoring on a send day uses models fitted on every row (the fold models only score
     # the rows they did not see, to check the ranking)
     final = _fit_fold(learner, x, y, t, e, random_state + n_folds, oof_mu)
-    conversion = window_outcomes(history, codes, start, window_days)["conversion"]
+    conversion = outcomes["conversion"]
     conversion_model = _classifier(random_state).fit(x[t], conversion[t].astype(int))
     scores = pd.DataFrame({"campaign_id": camp["campaign_id"], "customer_id": ids,
                            "group": camp["group"], "outcome": y, "uplift": uplift})
